@@ -1,0 +1,102 @@
+"""The one parser of Indigo's response envelope.
+
+Contract (``shared/api-contract.md``): ``{"status": "OK", "data": [rows],
+"metadata": {"next_cursor": str | null, <day count>}}``. The ``data`` and
+``status`` keys and the row's ``date`` are [inferred]; if a real response
+disagrees, this module is the single place to change, and a mismatch fails
+loudly with the endpoint and the missing key, never as silently lost rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from tap_indigo_analytics.errors import ResponseShapeError, TransientAPIError
+
+#: The API names its day count differently per endpoint; we accept any of them.
+TOTAL_KEYS = ("total_count", "total_days", "days_count")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SHAPE = "the response shape differs from the contract"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One parsed page: its rows (each with a valid ``date``) and the next cursor."""
+
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    total_days: int | None
+
+
+# validate_response parses each page once; parse_response and the paginator read it here.
+_pages: weakref.WeakKeyDictionary[requests.Response, Page] = weakref.WeakKeyDictionary()
+
+
+def parse_page(response: requests.Response, endpoint: str) -> Page:
+    """Parse and check a 200 response; the result is cached for ``page_of``.
+
+    Raises:
+        TransientAPIError: the body is not JSON (a proxy's HTML page, a cut body).
+        ResponseShapeError: JSON that does not follow the contract.
+    """
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        raise TransientAPIError(
+            f"{endpoint}: HTTP {response.status_code} with a body that is not JSON "
+            f"({kind}, {len(response.content)} bytes)",
+            response,
+        ) from None
+
+    def fail(what: str) -> ResponseShapeError:
+        return ResponseShapeError(f"{endpoint}: {what} — {_SHAPE}")
+
+    if not isinstance(body, dict):
+        raise fail(f"expected a JSON object, got {type(body).__name__}")
+    status = body.get("status")
+    if (isinstance(status, str) and status.upper() != "OK") or status is False:
+        raise fail(f"status {status!r} ({body.get('message', 'no message')})")
+    if "data" not in body:
+        raise fail(f"no `data` key (keys: {sorted(body)})")
+    rows = body["data"]
+    if not isinstance(rows, list):
+        raise fail(f"`data` is a {type(rows).__name__}, not a list")
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        raise fail("no `metadata` object")
+    if "next_cursor" not in metadata:
+        raise fail(f"no `metadata.next_cursor` (keys: {sorted(metadata)})")
+    cursor = metadata["next_cursor"]
+    if cursor is not None and not (isinstance(cursor, str) and cursor):
+        raise fail(f"`metadata.next_cursor` is {cursor!r}, not a string or null")
+    total = next((metadata[k] for k in TOTAL_KEYS if k in metadata), None)
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise fail(f"row {index} is a {type(row).__name__}, not an object")
+        day = row.get("date")
+        if not (isinstance(day, str) and _DATE.match(day) and _valid_date(day)):
+            raise fail(f"row {index} has no valid `date` (got {day!r})")
+    page = Page(rows=rows, next_cursor=cursor, total_days=total if isinstance(total, int) else None)
+    _pages[response] = page
+    return page
+
+
+def page_of(response: requests.Response) -> Page:
+    """The page ``parse_page`` already made of this response."""
+    return _pages[response]
+
+
+def _valid_date(value: str) -> bool:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,306 @@
+"""The tap's settings: the JSON schema users and Meltano see, and its typed, checked form.
+
+The SDK checks the JSON schema first; ``Settings.parse`` then checks what a
+schema cannot say (date order, loopback-only http, one workspace per id) and
+turns the config into typed values. Each problem becomes one line that names
+the key, and never echoes a token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+from tap_indigo_analytics.auth import PATAuth
+
+DEFAULT_BASE_URL = "https://platform.indigo.ai"
+#: The API's largest page and longest range per request.
+MAX_DAYS_PER_REQUEST = 365
+#: Indigo's documented limit per token.
+DEFAULT_REQUESTS_PER_MINUTE = 100
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_BAD_ID_CHARS = re.compile(r"[/?#%\\\s]")
+
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property(
+        "pat",
+        th.StringType,
+        secret=True,
+        title="Personal access token",
+        description=(
+            "Indigo personal access token of the workspace `project_id`, with or "
+            "without its `pat-` prefix. Use `workspaces` instead for several workspaces."
+        ),
+    ),
+    th.Property(
+        "project_id",
+        th.StringType,
+        title="Workspace (project) id",
+        description="The workspace to read, as in the API path `/{project_id}/`.",
+    ),
+    th.Property(
+        "workspaces",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("project_id", th.StringType, required=True),
+                th.Property("pat", th.StringType, required=True, secret=True),
+            )
+        ),
+        title="Workspaces",
+        description=(
+            "Several workspaces, each `{project_id, pat}` (a PAT belongs to one "
+            "workspace). Replaces `pat` and `project_id`."
+        ),
+    ),
+    th.Property(
+        "start_date",
+        th.DateType,
+        title="Start date",
+        description=(
+            "First day to read (YYYY-MM-DD) when there is no bookmark. "
+            "Default: the last 365 days, today included."
+        ),
+    ),
+    th.Property(
+        "end_date",
+        th.DateType,
+        title="End date",
+        description="Last day to read, inclusive (YYYY-MM-DD). Default: today (UTC).",
+    ),
+    th.Property(
+        "lookback_days",
+        th.IntegerType(minimum=0),
+        default=0,
+        title="Lookback days",
+        description=(
+            "Days before the bookmark to read again on incremental runs. The bookmark "
+            "day itself (today's partial value) is always read again."
+        ),
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType(minimum=1, maximum=MAX_DAYS_PER_REQUEST),
+        default=MAX_DAYS_PER_REQUEST,
+        title="Page size",
+        description="Days per request (`limit`), 1-365. 365 needs the fewest requests.",
+    ),
+    th.Property(
+        "base_url",
+        th.StringType,
+        default=DEFAULT_BASE_URL,
+        title="Base URL",
+        description="API root. https only, except loopback hosts (the local emulator).",
+    ),
+    th.Property(
+        "requests_per_minute",
+        th.IntegerType(minimum=1),
+        default=DEFAULT_REQUESTS_PER_MINUTE,
+        title="Requests per minute",
+        description="Request budget per token, shared by all streams (Indigo allows 100).",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType(exclusive_minimum=0),
+        default=60,
+        title="Request timeout",
+        description="Seconds to wait for a response before retrying.",
+    ),
+    th.Property(
+        "max_tries",
+        th.IntegerType(minimum=1, maximum=20),
+        default=6,
+        title="Tries per request",
+        description="Attempts per request on 5xx, timeouts and broken responses.",
+    ),
+    th.Property(
+        "backoff_seconds",
+        th.NumberType(minimum=0),
+        default=2,
+        title="Backoff seconds",
+        description="First wait after a transient error; it doubles each try (max 60 s).",
+    ),
+).to_dict()
+
+
+class SettingsError(ValueError):
+    """One config problem; ``str`` is a line that names the key."""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """One Indigo workspace and the token that may read it."""
+
+    project_id: str
+    auth: PATAuth
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The config, checked and typed."""
+
+    workspaces: tuple[Workspace, ...]
+    start_date: dt.date
+    end_date: dt.date | None
+    lookback_days: int
+    page_size: int
+    base_url: str
+    requests_per_minute: int
+    request_timeout: float
+    max_tries: int
+    backoff_seconds: float
+
+    @classmethod
+    def parse(cls, config: Mapping[str, Any], *, today: dt.date) -> Settings:
+        """Check ``config``; raise ``SettingsError`` listing every problem found."""
+        problems: list[str] = []
+
+        def check(key: str, parse: Any, *args: Any) -> Any:
+            try:
+                return parse(*args)
+            except SettingsError as exc:
+                problems.append(f"config `{key}`: {exc}")
+                return None
+
+        workspaces = check("workspaces", _workspaces, config)
+        start = check("start_date", _date, config.get("start_date"))
+        end = check("end_date", _date, config.get("end_date"))
+        base_url = check("base_url", _base_url, config.get("base_url", DEFAULT_BASE_URL))
+        ints = {
+            key: check(key, _number, config.get(key, default), low, high, int)
+            for key, default, low, high in (
+                ("lookback_days", 0, 0, None),
+                ("page_size", MAX_DAYS_PER_REQUEST, 1, MAX_DAYS_PER_REQUEST),
+                ("requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE, 1, None),
+                ("max_tries", 6, 1, 20),
+            )
+        }
+        timeout = check(
+            "request_timeout", _number, config.get("request_timeout", 60), 0.001, None, float
+        )
+        backoff = check(
+            "backoff_seconds", _number, config.get("backoff_seconds", 2), 0, None, float
+        )
+        start = start or today - dt.timedelta(days=MAX_DAYS_PER_REQUEST - 1)
+        if end is not None and end < start:
+            problems.append(f"config `end_date`: {end} is before start_date {start}")
+        if problems:
+            raise SettingsError("\n".join(problems))
+        return cls(
+            workspaces=workspaces,
+            start_date=start,
+            end_date=end,
+            lookback_days=ints["lookback_days"],
+            page_size=ints["page_size"],
+            base_url=base_url,
+            requests_per_minute=ints["requests_per_minute"],
+            request_timeout=timeout,
+            max_tries=ints["max_tries"],
+            backoff_seconds=backoff,
+        )
+
+    def workspace(self, project_id: str) -> Workspace:
+        """The configured workspace with this id."""
+        return next(w for w in self.workspaces if w.project_id == project_id)
+
+
+def _workspaces(config: Mapping[str, Any]) -> tuple[Workspace, ...]:
+    entries = config.get("workspaces")
+    single = config.get("pat") is not None or config.get("project_id") is not None
+    if entries is not None and single:
+        raise SettingsError("give either `pat` + `project_id` or `workspaces`, not both")
+    if entries is None:
+        if config.get("pat") is None or config.get("project_id") is None:
+            raise SettingsError(
+                "no workspace configured: set `pat` and `project_id`, or `workspaces` "
+                "as a list of {project_id, pat}"
+            )
+        entries = [{"project_id": config["project_id"], "pat": config["pat"]}]
+        label = ""
+    else:
+        label = "workspaces"
+    if not isinstance(entries, list) or not entries:
+        raise SettingsError("must be a non-empty list of {project_id, pat}")
+    result: list[Workspace] = []
+    for index, entry in enumerate(entries):
+        where = f"{label}[{index}]." if label else ""
+        if not isinstance(entry, Mapping):
+            raise SettingsError(f"entry {index} must be an object {{project_id, pat}}")
+        project_id = _project_id(entry.get("project_id"), where)
+        token = entry.get("pat")
+        if not isinstance(token, str):
+            raise SettingsError(f"`{where}pat` is missing or not a string")
+        try:
+            auth = PATAuth(token)
+        except ValueError as exc:
+            raise SettingsError(f"`{where}pat` {exc}") from None
+        if any(w.project_id == project_id for w in result):
+            raise SettingsError(f"workspace {project_id!r} is listed twice")
+        result.append(Workspace(project_id, auth))
+    return tuple(result)
+
+
+def _project_id(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SettingsError(f"`{where}project_id` is missing or empty")
+    if _BAD_ID_CHARS.search(value) or not value.isprintable():
+        raise SettingsError(
+            f"`{where}project_id` {value!r} must be a plain id (no '/', '?', '#', '%' "
+            "or whitespace)"
+        )
+    return value
+
+
+def _date(value: object) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and _DATE.match(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise SettingsError(f"{value!r} is not a date in YYYY-MM-DD form")
+
+
+def _number(value: object, low: float, high: float | None, kind: type) -> Any:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        ok = ok and float(value).is_integer()  # type: ignore[arg-type]
+    if not ok or value < low or (high is not None and value > high):  # type: ignore[operator]
+        span = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise SettingsError(
+            f"{value!r} must be {'a whole number' if kind is int else 'a number'} {span}"
+        )
+    return kind(value)
+
+
+def _base_url(value: object) -> str:
+    if not isinstance(value, str):
+        raise SettingsError(f"{value!r} is not a URL")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        raise SettingsError(f"{value!r} is not an http(s) URL")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise SettingsError("must not carry credentials, a query or a fragment")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise SettingsError(
+            f"{value!r} uses plain http; only https is allowed, except on loopback "
+            "hosts (127.0.0.0/8, ::1, localhost) for the local emulator"
+        )
+    return value.strip().rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
