@@ -13,6 +13,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -270,7 +271,8 @@ def _date(value: object) -> dt.date | None:
 
 
 def _number(value: object, low: float, high: float | None, kind: type) -> Any:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    # The SDK reads JSON config numbers as Decimal.
+    ok = isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
     if kind is int:
         ok = ok and float(value).is_integer()  # type: ignore[arg-type]
     if not ok or value < low or (high is not None and value > high):  # type: ignore[operator]
@@ -278,7 +280,7 @@ def _number(value: object, low: float, high: float | None, kind: type) -> Any:
         raise SettingsError(
             f"{value!r} must be {'a whole number' if kind is int else 'a number'} {span}"
         )
-    return kind(value)
+    return kind(value)  # type: ignore[arg-type]
 
 
 def _base_url(value: object) -> str:

@@ -1,0 +1,49 @@
+# Two entry points for a fresh clone: `make demo` and `make test`.
+# Each does its own setup: a virtualenv for the tap (.venv) and one for Meltano
+# (.venv-meltano, kept apart so Meltano's pins never fight the tap's).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MELTANO_VENV := .venv-meltano
+MELTANO := $(MELTANO_VENV)/bin/meltano
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: setup demo test lint pytest bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,lint]'
+	touch $@
+
+$(MELTANO_VENV)/.installed:
+	$(PYTHON) -m venv $(MELTANO_VENV)
+	$(MELTANO_VENV)/bin/pip install --quiet --upgrade pip
+	$(MELTANO_VENV)/bin/pip install --quiet 'meltano==4.4.1'
+	touch $@
+
+.meltano/.installed: meltano.yml $(MELTANO_VENV)/.installed $(VENV)/.installed
+	$(MELTANO) install
+	touch $@
+
+setup: $(VENV)/.installed .meltano/.installed
+
+demo: setup
+	$(PY) -m scripts.demo
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+pytest: setup
+	PATH="$(CURDIR)/$(MELTANO_VENV)/bin:$$PATH" $(PY) -m pytest
+
+test: lint pytest
+
+bench: setup
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) $(MELTANO_VENV) .meltano output .pytest_cache .mypy_cache .ruff_cache
