@@ -280,7 +280,7 @@ def _number(value: object, low: float, high: float | None, kind: type) -> Any:
         raise SettingsError(
             f"{value!r} must be {'a whole number' if kind is int else 'a number'} {span}"
         )
-    return kind(value)  # type: ignore[arg-type]
+    return kind(value)
 
 
 def _base_url(value: object) -> str:

@@ -66,13 +66,14 @@ class TapIndigoAnalytics(Tap):
         return errors
 
     def _redact(self, message: str) -> str:
-        """Blank every configured token out of a schema error message."""
-        tokens = [self.config.get("pat")] + [
-            w.get("pat") for w in self.config.get("workspaces") or [] if isinstance(w, dict)
-        ]
-        for token in tokens:
-            if isinstance(token, str) and len(token) >= 4:
-                message = message.replace(token, "***")
+        """Blank out every string a token could hide in (``pat``, anything in ``workspaces``).
+
+        jsonschema quotes the offending value, and a malformed ``workspaces`` entry
+        (say a list instead of an object) would otherwise print its token.
+        """
+        for value in _strings((self.config.get("pat"), self.config.get("workspaces"))):
+            if len(value) >= 4:
+                message = message.replace(value, "***")
         return message
 
     @classmethod
@@ -84,6 +85,18 @@ class TapIndigoAnalytics(Tap):
             cls.logger.error("%s", exc)
             logging.shutdown()
             sys.exit(1)
+
+
+def _strings(value: object) -> t.Iterator[str]:
+    """Every string nested in lists and dicts."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
 
 
 if __name__ == "__main__":

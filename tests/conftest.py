@@ -117,7 +117,8 @@ def run_tap(
 
 def secrets_of(config: dict[str, Any]) -> list[str]:
     """Every token value in a config, with and without its ``pat-`` prefix."""
-    tokens = [config.get("pat")] + [w.get("pat") for w in config.get("workspaces") or []]
+    entries = config.get("workspaces") or []
+    tokens = [config.get("pat")] + [w.get("pat") for w in entries if isinstance(w, dict)]
     found = {t.removeprefix("pat-") for t in tokens if isinstance(t, str) and t}
     return sorted(found | {f"pat-{t}" for t in found})
 

@@ -6,10 +6,11 @@ import datetime as dt
 import json
 import math
 from collections import Counter
+from typing import Any
 
 import pytest
 
-from tests.conftest import STREAMS, WORKSPACES, by_day, run_tap, today, workspace_config
+from tests.conftest import STREAMS, WORKSPACES, TapRun, by_day, run_tap, today, workspace_config
 from tests.emulator import ENDPOINTS, Emulator
 
 
@@ -18,7 +19,9 @@ def days_back(n: int) -> str:
     return (today() - dt.timedelta(days=n)).isoformat()
 
 
-def assert_full_and_exact(emulator: Emulator, run_records: list[dict], start: dt.date) -> None:
+def assert_full_and_exact(
+    emulator: Emulator, run_records: list[dict[str, Any]], start: dt.date
+) -> None:
     """Every day from ``start`` to today exactly once per stream and workspace, values exact."""
     end = today()
     for stream in STREAMS:
@@ -33,7 +36,7 @@ def assert_full_and_exact(emulator: Emulator, run_records: list[dict], start: dt
                 assert record == {**row, "project_id": project_id}, (stream, row["date"])
 
 
-def tagged(run) -> list[dict]:
+def tagged(run: TapRun) -> list[dict[str, Any]]:
     return [{**m["record"], "_stream": m["stream"]} for m in run.messages if m["type"] == "RECORD"]
 
 
@@ -73,7 +76,9 @@ def test_zero_days_are_emitted_as_data(emulator: Emulator) -> None:
     assert empty, "the emulator serves zero days; the tap must emit them"
     assert all(r["avg_score"] is None for r in empty)
     messages = run.records("daily_messages")
-    assert any(all(v == 0 for k, v in r.items() if k not in {"date", "project_id"}) for r in messages)
+    assert any(
+        all(v == 0 for k, v in r.items() if k not in {"date", "project_id"}) for r in messages
+    )
 
 
 @pytest.mark.parametrize("page_size", [30, 7])
@@ -102,9 +107,7 @@ def test_incremental_run_rereads_only_the_bookmark_day(emulator: Emulator) -> No
     for stream in STREAMS:
         for project_id in WORKSPACES:
             assert first.bookmark(stream, project_id) == today().isoformat()
-    old_today = {
-        p: emulator.expected_row(p, "daily_messages", today()) for p in WORKSPACES
-    }
+    old_today = {p: emulator.expected_row(p, "daily_messages", today()) for p in WORKSPACES}
 
     emulator.today_revision += 1
     emulator.clear_log()
@@ -142,14 +145,18 @@ def test_lookback_rereads_n_days_in_the_same_single_request(emulator: Emulator) 
 def test_end_date_is_inclusive_and_past_ranges_stop_there(emulator: Emulator) -> None:
     start, end = today() - dt.timedelta(days=60), today() - dt.timedelta(days=20)
     run = run_tap(
-        workspace_config(emulator, "ws-alpha", start_date=start.isoformat(), end_date=end.isoformat())
+        workspace_config(
+            emulator, "ws-alpha", start_date=start.isoformat(), end_date=end.isoformat()
+        )
     )
     assert run.returncode == 0, run.stderr[-3000:]
     days = sorted(r["date"] for r in run.records("daily_ai_quality"))
     assert days[0] == start.isoformat()
     assert days[-1] == end.isoformat()
     assert len(days) == 41
-    assert {r.params["to"] for r in emulator.requests()} == {(end + dt.timedelta(days=1)).isoformat()}
+    assert {r.params["to"] for r in emulator.requests()} == {
+        (end + dt.timedelta(days=1)).isoformat()
+    }
 
 
 def test_future_end_date_never_asks_past_today(emulator: Emulator) -> None:
@@ -220,5 +227,7 @@ def test_a_corrupt_bookmark_is_a_clear_error(emulator: Emulator) -> None:
     }
     run = run_tap(workspace_config(emulator, "ws-alpha", start_date=days_back(3)), state=state)
     assert run.returncode != 0
-    assert any("bookmark 'yesterday'" in line and "daily_chats" in line for line in run.error_lines())
+    assert any(
+        "bookmark 'yesterday'" in line and "daily_chats" in line for line in run.error_lines()
+    )
     assert "Traceback" not in run.stderr
