@@ -9,7 +9,7 @@ MELTANO_VENV := .venv-meltano
 MELTANO := $(MELTANO_VENV)/bin/meltano
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test lint pytest bench clean
+.PHONY: setup demo test lint pytest bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ pytest: setup
 	PATH="$(CURDIR)/$(MELTANO_VENV)/bin:$$PATH" $(PY) -m pytest
 
 test: lint pytest
+
+docs: $(VENV)/.installed
+	$(PY) -m scripts.sync_readme
 
 bench: setup
 	$(PY) -m benchmarks.run
