@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import typing as t
 from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import cached_property
+from urllib.parse import urlsplit
 
 import backoff
 import requests
@@ -16,10 +18,12 @@ from singer_sdk.streams import RESTStream
 
 from tap_indigo_analytics.envelope import page_of, parse_page
 from tap_indigo_analytics.errors import (
+    ClientRequestError,
     IndigoError,
     InvalidCursorError,
     RateLimitedError,
     ResponseShapeError,
+    describe_request,
     error_for_response,
 )
 from tap_indigo_analytics.pagination import CursorPaginator
@@ -181,14 +185,33 @@ class IndigoStream(RESTStream[str | None]):
 
     def validate_response(self, response: requests.Response) -> None:
         """Map errors per the contract; parse 200s here so broken bodies are retried."""
+        self._check_redirect(response)
         error = error_for_response(response, project_id=self._project_of(response))
         if error is not None:
             raise error
-        parse_page(response, self.name)
+        parse_page(response, f"{self.name} ({describe_request(response)})")
+
+    def _check_redirect(self, response: requests.Response) -> None:
+        """Fail on a redirect off the configured origin (requests sent it no token)."""
+        if not response.history:
+            return
+        base, final = urlsplit(self.url_base), urlsplit(response.url)
+        origin = (final.scheme, final.hostname, final.port)
+        if origin != (base.scheme, base.hostname, base.port):
+            port = f":{final.port}" if final.port else ""
+            raise ClientRequestError(
+                f"{self.name}: Indigo redirected {describe_request(response.history[0])} to "
+                f"another origin ({final.scheme}://{final.hostname}{port}), which was not sent "
+                "the token; check `base_url`"
+            )
 
     def backoff_wait_generator(self) -> Generator[float, None, None]:
         """Exponential waits from ``backoff_seconds``, capped at 60 s."""
         return backoff.expo(base=2, factor=self.settings.backoff_seconds, max_value=60)
+
+    def backoff_jitter(self, value: float) -> float:
+        """Jitter in proportion to the wait (the SDK adds up to 1 s, whatever the wait)."""
+        return value * random.uniform(0.5, 1.5)  # noqa: S311 - not for security
 
     def backoff_max_tries(self) -> int:
         """Tries per request on transient faults."""
@@ -307,8 +330,9 @@ class IndigoStream(RESTStream[str | None]):
             except InvalidCursorError as exc:
                 if attempt == MAX_CURSOR_RESTARTS:
                     raise IndigoError(
-                        f"{self.name}, workspace {project_id}: {exc} again after "
-                        f"{MAX_CURSOR_RESTARTS} restarts of window {window['from']}..{window['to']}"
+                        f"{self.name}, workspace {project_id}: Invalid cursor again after "
+                        f"{MAX_CURSOR_RESTARTS} restarts of the window from {window['from']} "
+                        f"to {window['to']} (exclusive); last answer: {exc}"
                     ) from None
                 self.log(
                     "%s: %s; restarting the window without a cursor",
@@ -336,8 +360,8 @@ class IndigoStream(RESTStream[str | None]):
             missing = known - row.keys()
             if missing:
                 raise ResponseShapeError(
-                    f"{self.name}: row {row['date']} lacks {sorted(missing)} — the response "
-                    "shape differs from the contract"
+                    f"{self.name} ({self.path}), workspace {project_id}: row {row['date']} "
+                    f"lacks {sorted(missing)} — the response shape differs from the contract"
                 )
         record = {name: row[name] for name in known}
         record["project_id"] = project_id

@@ -108,6 +108,16 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Request budget per token, shared by all streams (Indigo allows 100).",
     ),
     th.Property(
+        "rate_limit_window_seconds",
+        th.NumberType(exclusive_minimum=0),
+        default=60,
+        title="Rate limit window seconds",
+        description=(
+            "Length of the sliding window `requests_per_minute` applies to (Indigo's is "
+            "60 s). Leave at 60; shorter windows are for tests against the local emulator."
+        ),
+    ),
+    th.Property(
         "request_timeout",
         th.NumberType(exclusive_minimum=0),
         default=60,
@@ -154,6 +164,7 @@ class Settings:
     page_size: int
     base_url: str
     requests_per_minute: int
+    rate_limit_window_seconds: float
     request_timeout: float
     max_tries: int
     backoff_seconds: float
@@ -186,6 +197,14 @@ class Settings:
         timeout = check(
             "request_timeout", _number, config.get("request_timeout", 60), 0.001, None, float
         )
+        window = check(
+            "rate_limit_window_seconds",
+            _number,
+            config.get("rate_limit_window_seconds", 60),
+            0.001,
+            None,
+            float,
+        )
         backoff = check(
             "backoff_seconds", _number, config.get("backoff_seconds", 2), 0, None, float
         )
@@ -202,6 +221,7 @@ class Settings:
             page_size=ints["page_size"],
             base_url=base_url,
             requests_per_minute=ints["requests_per_minute"],
+            rate_limit_window_seconds=window,
             request_timeout=timeout,
             max_tries=ints["max_tries"],
             backoff_seconds=backoff,

@@ -39,7 +39,10 @@ class TapIndigoAnalytics(Tap):
         """The request budget of the workspace's token, shared by all its streams."""
         budgets = self._budgets
         if workspace.auth not in budgets:
-            budgets[workspace.auth] = RequestBudget(self.settings.requests_per_minute)
+            budgets[workspace.auth] = RequestBudget(
+                self.settings.requests_per_minute,
+                window_seconds=self.settings.rate_limit_window_seconds,
+            )
         return budgets[workspace.auth]
 
     @cached_property

@@ -165,8 +165,13 @@ class Faults:
     rate_limit: tuple[int, float] | None = None
     retry_after_s: int = 60
     retry_after_header: bool = False
+    #: Sent as the ``Retry-After`` header instead of ``retry_after_s`` (e.g. an HTTP
+    #: date); implies the header. The body keeps ``retry_after_s``.
+    retry_after_header_value: str | None = None
     status_every_n: int | None = None
     status_code: int = 500
+    #: The body's message on ``status_every_n`` answers (default: internal server error).
+    status_message: str | None = None
     random_error_rate: float = 0.0
     seed: int = 0
     html_502_on: frozenset[int] = frozenset()
@@ -175,6 +180,8 @@ class Faults:
     slow_on: frozenset[int] = frozenset()
     slow_s: float = 0.0
     invalid_cursor_on_nth_cursored: int | None = None
+    #: Answer every cursored request with 400 Invalid cursor (an always-expiring cursor).
+    invalid_cursor_always: bool = False
     renamed_fields: dict[str, dict[str, str]] = field(default_factory=dict)
     extra_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     drop_envelope_key: str | None = None
@@ -194,6 +201,8 @@ class LoggedRequest:
     authorized: bool  # the PAT is valid for the path's project_id
     fault: str | None
     at: float
+    #: Whether any Authorization header came with the request (its value is not kept).
+    auth_header: bool = False
 
 
 @dataclass
@@ -554,7 +563,8 @@ class Emulator:
         split = urlsplit(handler.path)
         params = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         stream, project_id = _route(split.path)
-        pat_project = self._pat_project(handler.headers.get_all("Authorization") or [])
+        auth_headers = handler.headers.get_all("Authorization") or []
+        pat_project = self._pat_project(auth_headers)
         with self._lock:
             self._number += 1
             number = self._number
@@ -591,6 +601,7 @@ class Emulator:
             authorized=pat_project is not None and pat_project == project_id,
             fault=reply.fault,
             at=arrived,
+            auth_header=bool(auth_headers),
         )
         # Logged before the reply is written, so a test reading the log right after its
         # response arrived always finds the entry.
@@ -639,7 +650,10 @@ class Emulator:
         if number in faults.garbage_json_on:
             return _Reply(200, _GARBAGE, fault="garbage_json")
         if faults.status_every_n and number % faults.status_every_n == 0:
-            return _json_reply(faults.status_code, _INTERNAL_ERROR, "status_every_n")
+            body = _INTERNAL_ERROR
+            if faults.status_message is not None:
+                body = {"status": "ERROR", "message": faults.status_message}
+            return _json_reply(faults.status_code, body, "status_every_n")
         if faults.random_error_rate > 0 and (
             # Keyed on the request number, not a shared RNG, so the outcome does not
             # depend on which thread drew first.
@@ -680,7 +694,10 @@ class Emulator:
             return None
         retry = faults.retry_after_s
         body = {"status": "error", "message": "rate limit exceeded", "retry_after": retry}
-        headers = (("Retry-After", str(retry)),) if faults.retry_after_header else ()
+        header = faults.retry_after_header_value
+        if header is None and faults.retry_after_header:
+            header = str(retry)
+        headers = (("Retry-After", header),) if header is not None else ()
         return _json_reply(429, body, "rate_limit", headers=headers)
 
     def _page(
@@ -729,7 +746,7 @@ class Emulator:
                 if generation == self._generation:  # see clear_log()
                     self._cursored += 1
                 cursored = self._cursored
-            if cursored == faults.invalid_cursor_on_nth_cursored:
+            if faults.invalid_cursor_always or cursored == faults.invalid_cursor_on_nth_cursored:
                 return _error(400, "Invalid cursor", "invalid_cursor")
             cursor_day = _read_cursor(raw_cursor, query)
             if cursor_day is None:

@@ -1,0 +1,624 @@
+"""Resilience against the emulator's faults: rate budget, 429, transient errors, bad cursors,
+contract drift, auth failures and a SIGKILL halfway through a sync.
+
+Each test runs the real CLI (``run_tap``, which also checks that no token leaks) and then
+asserts both what came out (the full, non-duplicated data set, or the exact failure) and
+what went over the wire (the emulator's request log). Waits are scaled down: retry_after
+of 0-1 s, backoff of 0.05 s, a rate window of 1.5 s, so the file runs in well under a minute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import math
+import os
+import select
+import signal
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tap_indigo_analytics.errors import retry_after_seconds
+from tap_indigo_analytics.tap import TapIndigoAnalytics
+from tests.conftest import (
+    STREAMS,
+    TapRun,
+    assert_no_secret,
+    by_day,
+    run_tap,
+    tap_command,
+    today,
+    workspace_config,
+)
+from tests.emulator import Emulator, Faults, LoggedRequest
+
+ALPHA = "ws-alpha"
+#: The default range of most tests: 60 days at page_size 30, so every stream needs
+#: exactly two pages, the second one cursored.
+DAYS = 60
+PAGES = 2
+BASELINE = len(STREAMS) * PAGES  # requests of one clean run for one workspace
+#: The SDK syncs streams in name order; this one goes first.
+FIRST = "daily_ai_quality"
+FIRST_PATH = f"/rest/analytics/{ALPHA}/ai_quality/daily"
+
+
+def days_back(n: int) -> str:
+    return (today() - dt.timedelta(days=n)).isoformat()
+
+
+def small_config(emulator: Emulator, *ids: str, **overrides: Any) -> dict[str, Any]:
+    """``DAYS`` days per stream in pages of 30, tight retry timings."""
+    return workspace_config(
+        emulator,
+        *(ids or (ALPHA,)),
+        start_date=days_back(DAYS - 1),
+        page_size=30,
+        **overrides,
+    )
+
+
+def assert_complete(
+    emulator: Emulator,
+    run: TapRun,
+    ids: tuple[str, ...] = (ALPHA,),
+    days: int = DAYS,
+) -> None:
+    """Every stream and workspace delivered each of the ``days`` days once, exactly as served."""
+    start = today() - dt.timedelta(days=days - 1)
+    for stream in STREAMS:
+        records = run.records(stream)
+        for project_id in ids:
+            got = by_day(records, project_id)  # fails on a duplicate day
+            expected = emulator.expected_rows(project_id, stream, start, today())
+            assert len(got) == len(expected) == days, (stream, project_id)
+            for row in expected:
+                assert got[row["date"]] == {**row, "project_id": project_id}, (stream, row)
+
+
+def only_error(run: TapRun) -> str:
+    """The tap's final one-line error (the last ERROR line), after checking the exit."""
+    assert run.returncode != 0, "the run should have failed"
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    errors = run.error_lines()
+    assert errors, run.stderr[-3000:]
+    return errors[-1]
+
+
+def retried_same_request(log: list[LoggedRequest], failed: LoggedRequest) -> LoggedRequest:
+    """The request right after ``failed``; it must ask for the very same page."""
+    retry = next(r for r in log if r.number == failed.number + 1)
+    assert (retry.path, retry.params) == (failed.path, failed.params)
+    return retry
+
+
+def wait_for_log(emulator: Emulator, count: int, timeout: float = 5.0) -> list[LoggedRequest]:
+    """The log once it holds ``count`` entries (a slow request is logged when it ends)."""
+    deadline = time.monotonic() + timeout
+    while len(log := emulator.requests()) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return log
+
+
+# --- the request budget ---------------------------------------------------------------
+
+
+def five_year_requests(start: dt.date, page_size: int) -> int:
+    """Requests of a backfill from ``start``: 365-day windows, ``page_size`` days a page."""
+    days = (today() - start).days + 1
+    windows = [min(365, days - w) for w in range(0, days, 365)]
+    return len(STREAMS) * sum(math.ceil(w / page_size) for w in windows)
+
+
+def test_five_year_backfill_stays_inside_the_budget_and_no_slower(emulator: Emulator) -> None:
+    """~400 requests through a scaled budget: zero 429s, and about the time it allows."""
+    start = today().replace(year=today().year - 5, day=1)
+    total = five_year_requests(start, 30)
+    window_s, chunks = 1.5, 4
+    # A budget that divides the run into ``chunks`` full windows plus a request or three,
+    # so the bound is dominated by the budget, not by how fast this machine parses JSON.
+    per_window = (total - 1) // chunks
+    emulator.faults = Faults(rate_limit=(per_window, window_s), retry_after_s=1)
+    config = workspace_config(
+        emulator,
+        ALPHA,
+        start_date=start.isoformat(),
+        page_size=30,
+        requests_per_minute=per_window,
+        rate_limit_window_seconds=window_s,
+    )
+    run = run_tap(config)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    log = emulator.requests()
+    assert Counter(r.status for r in log) == {200: total}, "no 429, nothing retried"
+    assert "rate limited" not in run.stderr
+    times = [r.at for r in log]
+    for first, last in zip(times, times[per_window:], strict=False):
+        assert last - first >= window_s - 0.01, "more than the budget inside one window"
+    bound = (total - 1) // per_window * window_s  # the fastest schedule the budget allows
+    span = times[-1] - times[0]
+    assert bound <= span + 0.01
+    assert span <= bound * 1.15, f"{total} requests took {span:.2f} s, the budget allows {bound} s"
+    days = (today() - start).days + 1
+    for stream in STREAMS:
+        assert len(by_day(run.records(stream), ALPHA)) == days
+
+
+def test_retries_count_against_the_budget(emulator: Emulator) -> None:
+    """Every real request takes a slot, retries included (the emulator does not count
+    the failed ones, so this reads the request log itself)."""
+    emulator.faults = Faults(status_every_n=3)
+    limit, window_s = 10, 1.0
+    run = run_tap(
+        small_config(emulator, requests_per_minute=limit, rate_limit_window_seconds=window_s)
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert_complete(emulator, run)
+    log = emulator.requests()
+    assert len(log) == BASELINE + BASELINE // 2 - 1  # every 3rd of 17 failed and was retried
+    times = [r.at for r in log]
+    for first, last in zip(times, times[limit:], strict=False):
+        assert last - first >= window_s - 0.01
+
+
+def test_workspaces_sharing_a_token_share_one_budget() -> None:
+    """The budget is per token: two entries with one PAT draw from the same budget."""
+    token = "pat-sharedSecretToken1"
+    tap = TapIndigoAnalytics(
+        config={
+            "workspaces": [
+                {"project_id": "ws-one", "pat": token},
+                {"project_id": "ws-two", "pat": token.removeprefix("pat-")},
+                {"project_id": "ws-three", "pat": "pat-otherSecretToken2"},
+            ],
+            "base_url": "http://127.0.0.1:9",
+        },
+        parse_env_config=False,
+    )
+    one, two, three = tap.settings.workspaces
+    assert tap.budget_for(one) is tap.budget_for(two)
+    assert tap.budget_for(three) is not tap.budget_for(one)
+    assert tap.budget_for(one).window_seconds == 60
+    assert tap.budget_for(one).requests_per_minute == 100
+
+
+# --- 429 -------------------------------------------------------------------------------
+
+
+def limited_config(emulator: Emulator) -> dict[str, Any]:
+    # The tap's own budget is far above the server's, so the server's 429 is what paces.
+    return small_config(emulator, requests_per_minute=10_000)
+
+
+def assert_waited_after_each_429(
+    run: TapRun, log: list[LoggedRequest], wait_s: float, max_wait_s: float
+) -> None:
+    limited = [r for r in log if r.status == 429]
+    assert limited, "the emulator's limit should have been hit"
+    for failed in limited:
+        retry = retried_same_request(log, failed)
+        assert wait_s - 0.05 <= retry.at - failed.at <= max_wait_s
+    lines = [line for line in run.stderr.splitlines() if "rate limited by Indigo" in line]
+    assert len(lines) == len(limited)
+    assert all(f"waiting {wait_s:.0f} s" in line for line in lines), lines
+
+
+def test_429_waits_the_bodys_retry_after(emulator: Emulator) -> None:
+    emulator.faults = Faults(rate_limit=(10, 1.0), retry_after_s=1)
+    run = run_tap(limited_config(emulator))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert_complete(emulator, run)
+    log = emulator.requests()
+    assert sum(r.status == 200 for r in log) == BASELINE
+    assert {r.status for r in log} == {200, 429}
+    assert_waited_after_each_429(run, log, 1.0, 1.6)
+
+
+def test_429_prefers_the_retry_after_header(emulator: Emulator) -> None:
+    # The body says 30 s; the header's 1 s wins (a 30 s wait would fail the timing below).
+    emulator.faults = Faults(rate_limit=(10, 1.0), retry_after_s=30, retry_after_header_value="1")
+    run = run_tap(limited_config(emulator))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert_complete(emulator, run)
+    log = emulator.requests()
+    assert sum(r.status == 200 for r in log) == BASELINE
+    assert_waited_after_each_429(run, log, 1.0, 1.6)
+
+
+def _response(status: int, body: Any, headers: dict[str, str] | None = None) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response._content = json.dumps(body).encode()
+    response.headers.update(headers or {})
+    return response
+
+
+def test_retry_after_header_as_http_date_seconds_or_body() -> None:
+    in_20_s = email.utils.formatdate(time.time() + 20, usegmt=True)
+    past = "Wed, 21 Oct 2015 07:28:00 GMT"
+    body = {"status": "error", "message": "rate limit exceeded", "retry_after": 7}
+    assert 18 <= retry_after_seconds(_response(429, body, {"Retry-After": in_20_s})) <= 20
+    assert retry_after_seconds(_response(429, body, {"Retry-After": past})) == 0
+    assert retry_after_seconds(_response(429, body, {"Retry-After": " 3 "})) == 3
+    assert retry_after_seconds(_response(429, body, {"Retry-After": "soon"})) == 7
+    assert retry_after_seconds(_response(429, body)) == 7
+    assert retry_after_seconds(_response(429, {"message": "x"})) == 60
+
+
+def test_429_gives_up_after_ten_waits(emulator: Emulator) -> None:
+    # A window far longer than the run, and retry_after 0: every retry is refused again.
+    emulator.faults = Faults(rate_limit=(5, 120.0), retry_after_s=0)
+    started = time.monotonic()
+    run = run_tap(limited_config(emulator))
+    assert time.monotonic() - started < 10
+    message = only_error(run)
+    assert "daily_csat" in message
+    assert ALPHA in message
+    assert "still rate limited after 10 waits" in message
+    log = emulator.requests()
+    # 5 pass (2 pages of daily_ai_quality, 2 of daily_chats, 1 of daily_csat), then the
+    # 6th is refused and retried 10 times: 11 tries; nothing after that.
+    assert [r.status for r in log] == [200] * 5 + [429] * 11
+    assert {r.stream for r in log[5:]} == {"daily_csat"}
+    waits = [line for line in run.stderr.splitlines() if "rate limited by Indigo, waiting" in line]
+    assert len(waits) == 10
+    assert all("waiting 0 s" in line for line in waits)
+
+
+def test_429_asking_for_too_long_a_wait_fails_at_once(emulator: Emulator) -> None:
+    emulator.faults = Faults(rate_limit=(5, 120.0), retry_after_s=301)
+    started = time.monotonic()
+    run = run_tap(limited_config(emulator))
+    assert time.monotonic() - started < 10
+    message = only_error(run)
+    assert "daily_csat" in message
+    assert "asked to wait 301 s" in message
+    assert "300 s" in message
+    assert [r.status for r in emulator.requests()] == [200] * 5 + [429]
+
+
+# --- transient faults -------------------------------------------------------------------
+
+
+def expected_statuses(is_fault: Any, successes: int) -> list[bool]:
+    """Per global request number, whether it is a fault, until ``successes`` went through."""
+    faults: list[bool] = []
+    while faults.count(False) < successes:
+        faults.append(bool(is_fault(len(faults) + 1)))
+    return faults
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_is_retried_and_every_day_arrives_once(emulator: Emulator, status: int) -> None:
+    emulator.faults = Faults(status_every_n=4, status_code=status)
+    run = run_tap(small_config(emulator))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert_complete(emulator, run)
+
+    log = emulator.requests()
+    pattern = expected_statuses(lambda n: n % 4 == 0, BASELINE)
+    assert [r.status for r in log] == [status if f else 200 for f in pattern]
+    for failed in (r for r in log if r.status == status):
+        retried_same_request(log, failed)
+    retries = [line for line in run.stderr.splitlines() if "retrying in" in line]
+    assert len(retries) == pattern.count(True)
+    assert all(f"HTTP {status}" in line and "Internal server error" in line for line in retries)
+
+
+@pytest.mark.parametrize(
+    ("faults", "status", "fault", "said"),
+    [
+        pytest.param(
+            Faults(html_502_on=frozenset({2, 7})), 502, "html_502", "non-JSON body", id="html-502"
+        ),
+        pytest.param(
+            Faults(garbage_json_on=frozenset({2, 7})),
+            200,
+            "garbage_json",
+            "body that is not JSON",
+            id="cut-json",
+        ),
+        pytest.param(
+            Faults(drop_connection_on=frozenset({2, 7})),
+            0,
+            "drop_connection",
+            "connection dropped",
+            id="dropped-connection",
+        ),
+    ],
+)
+def test_broken_responses_are_retried(
+    emulator: Emulator, faults: Faults, status: int, fault: str, said: str
+) -> None:
+    emulator.faults = faults
+    run = run_tap(small_config(emulator))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert_complete(emulator, run)
+
+    log = emulator.requests()
+    assert len(log) == BASELINE + 2
+    broken = [r for r in log if r.fault == fault]
+    assert [(r.number, r.status) for r in broken] == [(2, status), (7, status)]
+    for failed in broken:
+        retried_same_request(log, failed)
+    retries = [line for line in run.stderr.splitlines() if "retrying in" in line]
+    assert len(retries) == 2
+    assert all(said in line for line in retries), retries
+
+
+def test_read_timeout_is_retried(emulator: Emulator) -> None:
+    emulator.faults = Faults(slow_on=frozenset({3}), slow_s=1.5)
+    started = time.monotonic()
+    run = run_tap(small_config(emulator, request_timeout=0.4))
+    elapsed = time.monotonic() - started
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert_complete(emulator, run)
+    assert elapsed < 1.5 + 2, "the tap must not wait for the slow answer"
+
+    log = wait_for_log(emulator, BASELINE + 1)  # the slow request is logged when it ends
+    assert len(log) == BASELINE + 1
+    retried_same_request(log, log[2])
+    retries = [line for line in run.stderr.splitlines() if "retrying in" in line]
+    assert len(retries) == 1
+    assert "timed out" in retries[0]
+
+
+def test_a_persistent_5xx_fails_after_max_tries_naming_stream_and_workspace(
+    emulator: Emulator,
+) -> None:
+    emulator.faults = Faults(status_every_n=1, status_code=503)
+    started = time.monotonic()
+    run = run_tap(small_config(emulator, ALPHA, "ws-beta", max_tries=3))
+    assert time.monotonic() - started < 10
+    message = only_error(run)
+    for part in (FIRST, ALPHA, "gave up after 3 tries", "HTTP 503", "Internal server"):
+        assert part in message, message
+    log = emulator.requests()
+    assert [(r.stream, r.project_id, r.status) for r in log] == [(FIRST, ALPHA, 503)] * 3
+    assert not run.records()
+
+
+# --- cursors and other 400s ------------------------------------------------------------
+
+
+def test_invalid_cursor_restarts_the_window_without_duplicates(emulator: Emulator) -> None:
+    emulator.faults = Faults(invalid_cursor_on_nth_cursored=1)
+    run = run_tap(small_config(emulator))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert_complete(emulator, run)  # page 1 was read twice but emitted once
+
+    log = emulator.requests()
+    assert len(log) == BASELINE + 2
+    first = [(r.status, "cursor" in r.params) for r in emulator.requests(FIRST)]
+    assert first == [(200, False), (400, True), (200, False), (200, True)]
+    assert run.stderr.count("restarting the window without a cursor") == 1
+
+
+def test_an_always_invalid_cursor_fails_after_two_restarts(emulator: Emulator) -> None:
+    emulator.faults = Faults(invalid_cursor_always=True)
+    run = run_tap(small_config(emulator))
+    message = only_error(run)
+    assert FIRST in message
+    assert ALPHA in message
+    assert "Invalid cursor again after 2 restarts" in message
+    log = emulator.requests()
+    assert [(r.status, "cursor" in r.params) for r in log] == [(200, False), (400, True)] * 3
+    # The first page's 30 days were read three times and emitted once.
+    assert len(by_day(run.records(FIRST), ALPHA)) == 30
+    assert run.stderr.count("restarting the window without a cursor") == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "vendor"), [(400, "Missing required params: from, to"), (404, "Not found")]
+)
+def test_other_4xx_fails_at_once_with_message_path_and_params(
+    emulator: Emulator, status: int, vendor: str
+) -> None:
+    emulator.faults = Faults(status_every_n=1, status_code=status, status_message=vendor)
+    run = run_tap(small_config(emulator))
+    message = only_error(run)
+    assert f"HTTP {status} ({vendor})" in message
+    assert f"GET {FIRST_PATH}?from={days_back(DAYS - 1)}" in message
+    assert "limit=30" in message
+    assert "Bearer" not in run.stderr
+    assert len(emulator.requests()) == 1
+
+
+# --- the response shape -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["data", "metadata", "metadata.next_cursor"])
+def test_an_envelope_without_a_key_fails_naming_endpoint_and_key(
+    emulator: Emulator, key: str
+) -> None:
+    emulator.faults = Faults(drop_envelope_key=key)
+    run = run_tap(small_config(emulator))
+    message = only_error(run)
+    assert FIRST in message
+    assert FIRST_PATH in message
+    assert f"`{key}`" in message
+    assert "the response shape differs from the contract" in message
+    assert len(emulator.requests()) == 1
+    assert not run.records()
+
+
+def test_a_row_without_a_date_fails(emulator: Emulator) -> None:
+    emulator.faults = Faults(renamed_fields={"daily_chats": {"date": "day"}})
+    run = run_tap(small_config(emulator))
+    message = only_error(run)
+    assert "daily_chats" in message
+    assert "row 0 has no valid `date` (got None)" in message
+    assert "the response shape differs from the contract" in message
+    # daily_ai_quality was fine (two pages); daily_chats failed on its first page.
+    assert [r.stream for r in emulator.requests()] == [FIRST] * 2 + ["daily_chats"]
+    assert not run.records("daily_chats")
+
+
+def test_a_row_missing_a_metric_fails_naming_it(emulator: Emulator) -> None:
+    emulator.faults = Faults(renamed_fields={"daily_chats": {"count": "sessions"}})
+    run = run_tap(small_config(emulator))
+    message = only_error(run)
+    assert "daily_chats" in message
+    assert "lacks ['count']" in message
+    assert "the response shape differs from the contract" in message
+    assert "sessions" in run.stderr  # the unknown field it got instead is named too
+    assert len(emulator.requests()) == 3
+
+
+def test_an_unknown_field_is_warned_about_once_per_name(emulator: Emulator) -> None:
+    emulator.faults = Faults(extra_fields={"daily_csat": {"nps": 9, "channel": "web"}})
+    ids = (ALPHA, "ws-beta")
+    run = run_tap(small_config(emulator, *ids))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert_complete(emulator, run, ids)  # the extra fields are not in the records
+    warnings = [line for line in run.stderr.splitlines() if "does not know" in line]
+    assert len(warnings) == 2, warnings
+    assert sum("'nps'" in line for line in warnings) == 1
+    assert sum("'channel'" in line for line in warnings) == 1
+    assert all("daily_csat" in line and "WARN" in line for line in warnings)
+    assert len(emulator.requests()) == 2 * BASELINE
+
+
+# --- 401 and 403 stop the whole run --------------------------------------------------------
+
+
+def test_401_stops_the_whole_run_at_once(emulator: Emulator) -> None:
+    config = small_config(emulator, ALPHA, "ws-beta", max_tries=6, backoff_seconds=1)
+    config["workspaces"][0]["pat"] = "pat-revokedToken0000000"
+    started = time.monotonic()
+    run = run_tap(config)
+    assert time.monotonic() - started < 5
+    message = only_error(run)
+    assert "Indigo rejected the personal access token (401 unauthenticated) — check `pat`" in (
+        message
+    )
+    assert ALPHA in message
+    log = emulator.requests()
+    assert [(r.stream, r.project_id, r.status) for r in log] == [(FIRST, ALPHA, 401)]
+    assert not run.records()
+    assert "revokedToken" not in run.stderr
+
+
+def test_403_stops_the_whole_run_naming_the_workspace(emulator: Emulator) -> None:
+    # ws-alpha is fine; ws-beta is given alpha's token, which Indigo refuses for beta.
+    config = small_config(emulator, ALPHA, "ws-beta", max_tries=6, backoff_seconds=1)
+    config["workspaces"][1]["pat"] = config["workspaces"][0]["pat"]
+    started = time.monotonic()
+    run = run_tap(config)
+    assert time.monotonic() - started < 5
+    message = only_error(run)
+    assert "token does not belong to workspace ws-beta (403 unauthorized)" in message.lower()
+    log = emulator.requests()
+    assert [(r.stream, r.project_id, r.status) for r in log] == [
+        (FIRST, ALPHA, 200),
+        (FIRST, ALPHA, 200),
+        (FIRST, "ws-beta", 403),
+    ]
+    assert len(by_day(run.records(FIRST), ALPHA)) == DAYS
+    assert not run.records("daily_chats")
+
+
+# --- SIGKILL halfway, then resume -----------------------------------------------------------
+
+
+def run_until_killed(config: dict[str, Any], records_before_kill: int) -> list[dict[str, Any]]:
+    """Start the CLI, read its messages until enough RECORDs, then SIGKILL it."""
+    messages: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        config_path = Path(tmp, "config.json")
+        config_path.write_text(json.dumps(config))
+        proc = subprocess.Popen(
+            [*tap_command(), "--config", str(config_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ},
+        )
+        assert proc.stdout is not None
+        try:
+            deadline = time.monotonic() + 60
+            records = 0
+            while records < records_before_kill:
+                assert time.monotonic() < deadline, "the tap did not get far enough"
+                ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+                if not ready:
+                    continue
+                line = proc.stdout.readline()
+                assert line, f"the tap ended before it was killed ({proc.wait()})"
+                message = json.loads(line)
+                messages.append(message)
+                records += message["type"] == "RECORD"
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+            proc.stdout.close()
+        assert proc.returncode == -signal.SIGKILL
+    assert_no_secret(json.dumps(messages), config)
+    return messages
+
+
+def bookmarks_of(state: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """``(stream, project_id) -> date`` bookmarks in a STATE value."""
+    return {
+        (stream, part["context"]["project_id"]): part["replication_key_value"]
+        for stream, entry in state["bookmarks"].items()
+        for part in entry.get("partitions", [])
+        if "replication_key_value" in part
+    }
+
+
+def test_a_killed_sync_resumes_from_its_last_state_and_loses_no_day(emulator: Emulator) -> None:
+    ids = (ALPHA, "ws-beta")
+    days = 801  # three 365-day windows per stream and workspace
+    start = today() - dt.timedelta(days=days - 1)
+    total_records = days * len(ids) * len(STREAMS)
+    config = workspace_config(emulator, *ids, start_date=start.isoformat())
+    emulator.faults = Faults(latency_s=0.05)  # slow enough to be killed mid-stream
+
+    first = run_until_killed(config, records_before_kill=total_records // 3 + 100)
+    states = [m["value"] for m in first if m["type"] == "STATE"]
+    assert states, "no STATE before the kill"
+    first_records = [m for m in first if m["type"] == "RECORD"]
+    assert len(first_records) < total_records
+    # The tap had emitted records after its last STATE: those must come again.
+    last_state_at = max(i for i, m in enumerate(first) if m["type"] == "STATE")
+    assert any(m["type"] == "RECORD" for m in first[last_state_at:])
+    resume_from = bookmarks_of(states[-1])
+    assert 0 < len(resume_from) < len(ids) * len(STREAMS)
+
+    emulator.clear_log()
+    emulator.faults = Faults()
+    second = run_tap(config, state=states[-1])
+    assert second.returncode == 0, second.stderr[-3000:]
+
+    for stream in STREAMS:
+        for project_id in ids:
+            # The second run starts at the bookmark day (inclusive), else at start_date.
+            restart = dt.date.fromisoformat(resume_from.get((stream, project_id), str(start)))
+            windows = math.ceil(((today() - restart).days + 1) / 365)
+            asked = emulator.requests(stream, project_id)
+            assert len(asked) == windows, (stream, project_id)
+            assert asked[0].params["from"] == restart.isoformat()
+
+            before = {
+                m["record"]["date"]: m["record"]
+                for m in first_records
+                if m["stream"] == stream and m["record"]["project_id"] == project_id
+            }
+            after = by_day(second.records(stream), project_id)  # no duplicate within a run
+            expected = emulator.expected_rows(project_id, stream, start, today())
+            assert sorted(after) == [r["date"] for r in expected if r["date"] >= str(restart)]
+            union = {**before, **after}
+            assert sorted(union) == [row["date"] for row in expected], (stream, project_id)
+            for row in expected:
+                assert union[row["date"]] == {**row, "project_id": project_id}
