@@ -122,7 +122,7 @@ class IndigoStream(RESTStream[str | None]):
     @property
     def timeout(self) -> int:
         """Seconds before a request times out (and is retried)."""
-        return self.settings.request_timeout  # type: ignore[return-value]
+        return self.settings.request_timeout
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
@@ -279,9 +279,10 @@ class IndigoStream(RESTStream[str | None]):
         except IndigoError:
             raise
         except _TRANSIENT as exc:
+            tries = self.settings.max_tries
             raise IndigoError(
-                f"{self.name}, workspace {project_id}: gave up after {self.settings.max_tries} "
-                f"tries: {_describe(exc)}"
+                f"{self.name}, workspace {project_id}: gave up after {tries} "
+                f"{'try' if tries == 1 else 'tries'}: {_describe(exc)}"
             ) from None
 
     def _sync_range(self, context: Context) -> tuple[dt.date, dt.date]:

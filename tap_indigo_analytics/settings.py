@@ -109,7 +109,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "rate_limit_window_seconds",
-        th.NumberType(exclusive_minimum=0),
+        th.IntegerType(minimum=1),
         default=60,
         title="Rate limit window seconds",
         description=(
@@ -119,7 +119,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "request_timeout",
-        th.NumberType(exclusive_minimum=0),
+        th.IntegerType(minimum=1),
         default=60,
         title="Request timeout",
         description="Seconds to wait for a response before retrying.",
@@ -133,10 +133,13 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "backoff_seconds",
-        th.NumberType(minimum=0),
+        th.IntegerType(minimum=0),
         default=2,
         title="Backoff seconds",
-        description="First wait after a transient error; it doubles each try (max 60 s).",
+        description=(
+            "First wait after a transient error; it doubles each try, up to 60 s, "
+            "with ±50 % jitter."
+        ),
     ),
 ).to_dict()
 
@@ -164,10 +167,10 @@ class Settings:
     page_size: int
     base_url: str
     requests_per_minute: int
-    rate_limit_window_seconds: float
-    request_timeout: float
+    rate_limit_window_seconds: int
+    request_timeout: int
     max_tries: int
-    backoff_seconds: float
+    backoff_seconds: int
 
     @classmethod
     def parse(cls, config: Mapping[str, Any], *, today: dt.date) -> Settings:
@@ -185,47 +188,26 @@ class Settings:
         start = check("start_date", _date, config.get("start_date"))
         end = check("end_date", _date, config.get("end_date"))
         base_url = check("base_url", _base_url, config.get("base_url", DEFAULT_BASE_URL))
+        # Every numeric setting is a whole number: Meltano passes `decimal` settings from
+        # environment variables badly, and the SDK's `--config ENV` leaves numbers as strings.
         ints = {
-            key: check(key, _number, config.get(key, default), low, high, int)
+            key: check(key, _whole_number, config.get(key, default), low, high)
             for key, default, low, high in (
                 ("lookback_days", 0, 0, None),
                 ("page_size", MAX_DAYS_PER_REQUEST, 1, MAX_DAYS_PER_REQUEST),
                 ("requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE, 1, None),
+                ("rate_limit_window_seconds", 60, 1, None),
+                ("request_timeout", 60, 1, None),
                 ("max_tries", 6, 1, 20),
+                ("backoff_seconds", 2, 0, None),
             )
         }
-        timeout = check(
-            "request_timeout", _number, config.get("request_timeout", 60), 0.001, None, float
-        )
-        window = check(
-            "rate_limit_window_seconds",
-            _number,
-            config.get("rate_limit_window_seconds", 60),
-            0.001,
-            None,
-            float,
-        )
-        backoff = check(
-            "backoff_seconds", _number, config.get("backoff_seconds", 2), 0, None, float
-        )
         start = start or today - dt.timedelta(days=MAX_DAYS_PER_REQUEST - 1)
         if end is not None and end < start:
             problems.append(f"config `end_date`: {end} is before start_date {start}")
         if problems:
             raise SettingsError("\n".join(problems))
-        return cls(
-            workspaces=workspaces,
-            start_date=start,
-            end_date=end,
-            lookback_days=ints["lookback_days"],
-            page_size=ints["page_size"],
-            base_url=base_url,
-            requests_per_minute=ints["requests_per_minute"],
-            rate_limit_window_seconds=window,
-            request_timeout=timeout,
-            max_tries=ints["max_tries"],
-            backoff_seconds=backoff,
-        )
+        return cls(workspaces=workspaces, start_date=start, end_date=end, base_url=base_url, **ints)
 
     def workspace(self, project_id: str) -> Workspace:
         """The configured workspace with this id."""
@@ -290,17 +272,19 @@ def _date(value: object) -> dt.date | None:
     raise SettingsError(f"{value!r} is not a date in YYYY-MM-DD form")
 
 
-def _number(value: object, low: float, high: float | None, kind: type) -> Any:
-    # The SDK reads JSON config numbers as Decimal.
-    ok = isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
-    if kind is int:
-        ok = ok and float(value).is_integer()  # type: ignore[arg-type]
-    if not ok or value < low or (high is not None and value > high):  # type: ignore[operator]
-        span = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise SettingsError(
-            f"{value!r} must be {'a whole number' if kind is int else 'a number'} {span}"
-        )
-    return kind(value)
+def _whole_number(value: object, low: int, high: int | None) -> int:
+    # The SDK reads JSON config numbers as Decimal; bool is an int subclass, not a number here.
+    number = value if isinstance(value, (int, float, Decimal)) else None
+    if (
+        number is None
+        or isinstance(value, bool)
+        or not float(number).is_integer()
+        or number < low
+        or (high is not None and number > high)
+    ):
+        span = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise SettingsError(f"{value!r} must be a whole number {span}")
+    return int(number)
 
 
 def _base_url(value: object) -> str:
