@@ -373,9 +373,13 @@ class IndigoStream(RESTStream[str | None]):
         return self.settings.workspace(context["project_id"])
 
     def _project_of(self, response: requests.Response) -> str:
-        path = response.request.path_url if response.request else ""
-        ids = [w.project_id for w in self.settings.workspaces if f"/{w.project_id}/" in path]
-        return ids[0] if ids else "(unknown)"
+        """The workspace whose URL was asked (validate_response gets no context)."""
+        first = response.history[0] if response.history else response
+        url = (first.request.url or "").split("?", 1)[0]
+        for workspace in self.settings.workspaces:
+            if url == self.get_url({"project_id": workspace.project_id}):
+                return workspace.project_id
+        return "(unknown)"
 
 
 def _describe(exc: BaseException | None) -> str:
