@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import random
 import typing as t
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from functools import cached_property
 from urllib.parse import urlsplit
 
@@ -391,6 +391,3 @@ def _describe(exc: BaseException | None) -> str:
     if isinstance(exc, requests.exceptions.ConnectionError):
         return f"could not connect or the connection dropped ({type(exc).__name__})"
     return str(exc)
-
-
-GetRecords = Callable[[t.Any], Iterable[dict[str, t.Any]]]
