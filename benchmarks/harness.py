@@ -1,0 +1,270 @@
+"""Running the tap CLI as a child process against a local emulator, and measuring it.
+
+Each tap run is a real subprocess (the installed CLI), so start-up, imports and
+Singer serialization are all inside the measurement. Peak RSS comes from
+``os.wait4`` in a bare launcher process (``launch.py``), so the benchmark's own
+memory cannot leak into the tap's figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.emulator import Emulator, LoggedRequest
+
+#: The repository root: child processes run here so ``python -m benchmarks...`` works.
+REPO = Path(__file__).resolve().parent.parent
+LAUNCHER = REPO / "benchmarks" / "launch.py"
+
+#: The six streams of the tap (the catalog does not depend on the account).
+STREAMS = 6
+#: The API's largest page and longest range per request.
+MAX_DAYS = 365
+#: Benchmark workspaces; each has its own token, hence its own rate budget.
+WORKSPACES = {f"bench-{n}": f"benchToken{n:012d}" for n in range(1, 6)}
+#: Markers of a RECORD line, as written by the SDK's writer and by msgspec's.
+_RECORD_MARKERS = (b'"type":"RECORD"', b'"type": "RECORD"')
+
+
+def tap_command(writer: str = "sdk") -> list[str]:
+    """The tap's command line: the installed console script, or the msgspec variant."""
+    if writer == "msgspec":
+        return [sys.executable, "-m", "benchmarks.msgspec_tap"]
+    script = Path(sys.executable).parent / "tap-indigo-analytics"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "tap_indigo_analytics.tap"]
+
+
+def msgspec_available() -> bool:
+    """Whether ``singer_sdk.contrib.msgspec`` can be imported (``singer-sdk[msgspec]``)."""
+    try:
+        import singer_sdk.contrib.msgspec  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def today() -> dt.date:
+    """UTC today: the day the tap and the emulator both call today."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def min_requests(days: int, page_size: int, workspaces: int) -> int:
+    """Fewest requests that can read ``days`` days: windows of 365 days, pages of ``page_size``.
+
+    The tap's windows are the API's hard limit (365 days per request); a window of
+    ``w`` days needs ⌈w / page_size⌉ pages.
+    """
+    per_stream = 0
+    left = days
+    while left > 0:
+        window = min(left, MAX_DAYS)
+        per_stream += -(-window // page_size)
+        left -= window
+    return per_stream * STREAMS * workspaces
+
+
+def budget_bound_s(requests: int, limit: int, window_s: float, latency_s: float) -> float:
+    """Fastest possible time for ``requests`` sequential requests under ``limit``/``window_s``.
+
+    Request k may not start before request k - limit started plus the window; with
+    ``limit x latency < window`` that means bursts of ``limit`` requests one window
+    apart. Start-up is not included.
+    """
+    if requests <= 0:
+        return 0.0
+    if latency_s * limit >= window_s:  # the latency alone keeps the rate under the limit
+        return requests * latency_s
+    full_windows, last_burst = divmod(requests - 1, limit)
+    return full_windows * window_s + (last_burst + 1) * latency_s
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    """One child process: its exit code, wall time and peak resident memory."""
+
+    returncode: int
+    wall_s: float
+    max_rss_kib: int
+
+
+def run_process(
+    command: Sequence[str],
+    *,
+    stdout: Path | None = None,
+    stderr: Path | None = None,
+    timeout_s: float = 900,
+    env: dict[str, str] | None = None,
+) -> ProcessRun:
+    """Run ``command`` through ``launch.py``: wall time from spawn to exit, and peak RSS.
+
+    The launcher, not this (large) process, is the command's parent, so the peak RSS
+    is the command's own (see ``benchmarks/launch.py``).
+    """
+    out = stdout.open("wb") if stdout else subprocess.DEVNULL
+    err = stderr.open("wb") if stderr else subprocess.DEVNULL
+    with tempfile.TemporaryDirectory(prefix="tap-indigo-launch-") as tmp:
+        result = Path(tmp, "result")
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, str(LAUNCHER), str(result), *command],
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=REPO,
+            )
+            try:
+                returncode = proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # the launcher; its child gets EOF on stdout/err and ends
+                proc.wait()
+                raise
+        finally:
+            for handle in (out, err):
+                if not isinstance(handle, int):
+                    handle.close()
+        wall, rss = result.read_text().split()
+    # ru_maxrss is in KiB on Linux (bytes on macOS).
+    max_rss = int(rss) // 1024 if sys.platform == "darwin" else int(rss)
+    return ProcessRun(returncode, float(wall), max_rss)
+
+
+def measure_startup(command: Sequence[str], repeats: int) -> list[float]:
+    """Wall times of ``command --about``: interpreter, imports and CLI, no request."""
+    times = []
+    for _ in range(repeats):
+        run = run_process([*command, "--about"])
+        if run.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} --about exited {run.returncode}")
+        times.append(run.wall_s)
+    return times
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    """One sync of the tap against the emulator."""
+
+    wall_s: float
+    max_rss_kib: int
+    records: int
+    requests: int
+    statuses: dict[int, int] = field(default_factory=dict)
+    log: list[LoggedRequest] = field(default_factory=list, repr=False)
+
+
+class TapFailedError(RuntimeError):
+    """The tap exited non-zero; the message carries the end of its stderr."""
+
+
+def run_sync(
+    emulator: Emulator,
+    config: dict[str, Any],
+    *,
+    writer: str = "sdk",
+    timeout_s: float = 900,
+) -> SyncRun:
+    """Run one sync with ``config`` (the emulator's log is cleared first) and measure it."""
+    emulator.clear_log()
+    with tempfile.TemporaryDirectory(prefix="tap-indigo-bench-") as tmp:
+        config_path = Path(tmp, "config.json")
+        config_path.write_text(json.dumps(config))
+        stdout, stderr = Path(tmp, "stdout.jsonl"), Path(tmp, "stderr.log")
+        run = run_process(
+            [*tap_command(writer), "--config", str(config_path)],
+            stdout=stdout,
+            stderr=stderr,
+            timeout_s=timeout_s,
+        )
+        if run.returncode != 0:
+            tail = stderr.read_text(errors="replace")[-3000:]
+            raise TapFailedError(f"tap exited {run.returncode}; stderr ends with:\n{tail}")
+        records = count_records(stdout)
+    log = emulator.requests()
+    return SyncRun(
+        wall_s=run.wall_s,
+        max_rss_kib=run.max_rss_kib,
+        records=records,
+        requests=len(log),
+        statuses=dict(Counter(entry.status for entry in log)),
+        log=log,
+    )
+
+
+def replay_s(emulator: Emulator, log: Sequence[LoggedRequest]) -> float:
+    """Seconds a bare HTTP client takes for exactly these requests (``benchmarks/replay.py``)."""
+    plan = {
+        "base_url": emulator.base_url,
+        "requests": [
+            [entry.path, entry.params, emulator.workspaces[entry.project_id or ""]] for entry in log
+        ],
+    }
+    emulator.clear_log()
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.replay"],
+        input=json.dumps(plan),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    bad = [e.status for e in emulator.requests() if e.status != 200]
+    if bad:
+        raise RuntimeError(f"replay got non-200 answers: {bad[:5]}")
+    return float(json.loads(proc.stdout)["seconds"])
+
+
+def count_records(path: Path) -> int:
+    """RECORD messages in a Singer output file, read in chunks."""
+    count = 0
+    tail = b""
+    keep = max(len(marker) for marker in _RECORD_MARKERS) - 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            data = tail + chunk
+            count += sum(data.count(marker) for marker in _RECORD_MARKERS)
+            # A marker cut by the chunk boundary is found next time; one that fits in
+            # ``tail`` was counted already and cannot fit there whole again.
+            tail = data[-keep:]
+    return count
+
+
+def median(values: Sequence[float]) -> float:
+    """The median (of one value: that value)."""
+    return float(statistics.median(values))
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were measured."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor() or "unknown"
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = []
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_at_start": load,
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
