@@ -23,7 +23,7 @@ $(MELTANO_VENV)/.installed:
 	$(MELTANO_VENV)/bin/pip install --quiet 'meltano==4.4.1'
 	touch $@
 
-.meltano/.installed: meltano.yml $(MELTANO_VENV)/.installed $(VENV)/.installed
+.meltano/.installed: meltano.yml pyproject.toml $(MELTANO_VENV)/.installed $(VENV)/.installed
 	$(MELTANO) install
 	touch $@
 

@@ -38,23 +38,15 @@ WORKSPACES = {f"bench-{n}": f"benchToken{n:012d}" for n in range(1, 6)}
 _RECORD_MARKERS = (b'"type":"RECORD"', b'"type": "RECORD"')
 
 
-def tap_command(writer: str = "sdk") -> list[str]:
-    """The tap's command line: the installed console script, or the msgspec variant."""
-    if writer == "msgspec":
-        return [sys.executable, "-m", "benchmarks.msgspec_tap"]
+def tap_command(writer: str = "msgspec") -> list[str]:
+    """The tap's command line: the installed console script (msgspec writer), or the
+    variant with the SDK's default writer."""
+    if writer == "sdk":
+        return [sys.executable, "-m", "benchmarks.sdk_writer_tap"]
     script = Path(sys.executable).parent / "tap-indigo-analytics"
     if script.exists():
         return [str(script)]
     return [sys.executable, "-m", "tap_indigo_analytics.tap"]
-
-
-def msgspec_available() -> bool:
-    """Whether ``singer_sdk.contrib.msgspec`` can be imported (``singer-sdk[msgspec]``)."""
-    try:
-        import singer_sdk.contrib.msgspec  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def today() -> dt.date:
