@@ -165,7 +165,7 @@ def run_sync(
     emulator: Emulator,
     config: dict[str, Any],
     *,
-    writer: str = "sdk",
+    writer: str = "msgspec",
     timeout_s: float = 900,
 ) -> SyncRun:
     """Run one sync with ``config`` (the emulator's log is cleared first) and measure it."""
