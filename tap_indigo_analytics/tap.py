@@ -27,7 +27,7 @@ class TapIndigoAnalytics(Tap):
 
     name = "tap-indigo-analytics"
     config_jsonschema = CONFIG_SCHEMA
-    # 15-30 % more records/s than the SDK's default writer (benchmarks/RESULTS.md).
+    # Markedly more records/s than the SDK's default writer (benchmarks/RESULTS.md).
     message_writer_class: type[GenericSingerWriter[t.Any, t.Any]] = MsgSpecWriter
 
     @cached_property
