@@ -124,7 +124,7 @@ class IndigoStream(RESTStream[str | None]):
     partial value is read again and corrected downstream (upsert on the key).
     """
 
-    #: Query parameter carrying the cursor ("after" on users/unique-daily).
+    #: Query parameter carrying the cursor ("after" on the returning-users endpoint).
     cursor_param: t.ClassVar[str] = "cursor"
     #: The endpoint's metric fields (besides ``date``), with descriptions.
     metrics: t.ClassVar[th.PropertiesList]
