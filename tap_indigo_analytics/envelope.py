@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from tap_indigo_analytics.errors import ResponseShapeError, TransientAPIError
+from tap_indigo_analytics.errors import ResponseShapeError, TransientAPIError, describe_body
 
 #: The API names its day count differently per endpoint; we accept any of them.
 TOTAL_KEYS = ("total_count", "total_days", "days_count")
@@ -49,10 +49,9 @@ def parse_page(response: requests.Response, endpoint: str) -> Page:
     try:
         body = json.loads(response.content)
     except ValueError:
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
         raise TransientAPIError(
             f"{endpoint}: HTTP {response.status_code} with a body that is not JSON "
-            f"({kind}, {len(response.content)} bytes)",
+            f"({describe_body(response)})",
             response,
         ) from None
 

@@ -57,13 +57,18 @@ class RateLimitedError(RetriableAPIError):
         self.retry_after = retry_after
 
 
+def describe_body(response: requests.Response) -> str:
+    """``text/html, 512 bytes``: what a body that is not JSON looks like, for messages."""
+    kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+    return f"{kind}, {len(response.content)} bytes"
+
+
 def vendor_message(response: requests.Response) -> str:
     """The body's ``message``, or a short description of a body that has none."""
     try:
         body = response.json()
     except ValueError:
-        kind = response.headers.get("Content-Type", "unknown content").split(";")[0]
-        return f"non-JSON body ({kind}, {len(response.content)} bytes)"
+        return f"non-JSON body ({describe_body(response)})"
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return str(body["message"])
     return "no message in the body"
