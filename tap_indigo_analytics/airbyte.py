@@ -38,7 +38,6 @@ from singer_sdk.singerlib.json import serialize_json
 from tap_indigo_analytics.client import utc_today
 from tap_indigo_analytics.errors import (
     AuthenticationError,
-    ConfigError,
     IndigoError,
     WorkspaceAccessError,
 )
@@ -66,7 +65,7 @@ SYSTEM_ERROR = "system_error"
 _CONFIG_SCHEMA = copy.deepcopy(CONFIG_SCHEMA)
 
 #: Failures the user fixes in the config (or the token): Airbyte's ``config_error``.
-_CONFIG_FAILURES = (ConfigValidationError, ConfigError, AuthenticationError, WorkspaceAccessError)
+_CONFIG_FAILURES = (ConfigValidationError, AuthenticationError, WorkspaceAccessError)
 
 _LOG_LEVELS = {
     logging.CRITICAL: "FATAL",

@@ -20,7 +20,8 @@ import requests
 
 from tap_indigo_analytics.errors import ResponseShapeError, TransientAPIError, describe_body
 
-#: The API names its day count differently per endpoint; we accept any of them.
+#: The API names its day count differently per endpoint. The tap never depends on it
+#: (it pages until next_cursor is null); the contract check verifies one is present.
 TOTAL_KEYS = ("total_count", "total_days", "days_count")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SHAPE = "the response shape differs from the contract"
@@ -32,7 +33,6 @@ class Page:
 
     rows: list[dict[str, Any]]
     next_cursor: str | None
-    total_days: int | None
 
 
 # validate_response parses each page once; parse_response and the paginator read it here.
@@ -76,14 +76,13 @@ def parse_page(response: requests.Response, endpoint: str) -> Page:
     cursor = metadata["next_cursor"]
     if cursor is not None and not (isinstance(cursor, str) and cursor):
         raise fail(f"`metadata.next_cursor` is {cursor!r}, not a string or null")
-    total = next((metadata[k] for k in TOTAL_KEYS if k in metadata), None)
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             raise fail(f"row {index} is a {type(row).__name__}, not an object")
         day = row.get("date")
         if not (isinstance(day, str) and _DATE.match(day) and _valid_date(day)):
             raise fail(f"row {index} has no valid `date` (got {day!r})")
-    page = Page(rows=rows, next_cursor=cursor, total_days=total if isinstance(total, int) else None)
+    page = Page(rows=rows, next_cursor=cursor)
     _pages[response] = page
     return page
 

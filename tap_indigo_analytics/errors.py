@@ -21,10 +21,6 @@ class IndigoError(FatalAPIError):
     """A failure the user can act on; the CLI prints its message as one line."""
 
 
-class ConfigError(IndigoError):
-    """A config value is wrong; the message names the key."""
-
-
 class AuthenticationError(IndigoError):
     """401: the PAT is missing, malformed or revoked. Never retried."""
 
