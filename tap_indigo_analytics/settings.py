@@ -144,6 +144,17 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
 ).to_dict()
 
 
+_WHOLE_NUMBERS = (
+    "lookback_days",
+    "page_size",
+    "requests_per_minute",
+    "rate_limit_window_seconds",
+    "request_timeout",
+    "max_tries",
+    "backoff_seconds",
+)
+
+
 class SettingsError(ValueError):
     """One config problem; ``str`` is a line that names the key."""
 
@@ -190,18 +201,12 @@ class Settings:
         base_url = check("base_url", _base_url, config.get("base_url", DEFAULT_BASE_URL))
         # Every numeric setting is a whole number: Meltano passes `decimal` settings from
         # environment variables badly, and the SDK's `--config ENV` leaves numbers as strings.
-        ints = {
-            key: check(key, _whole_number, config.get(key, default), low, high)
-            for key, default, low, high in (
-                ("lookback_days", 0, 0, None),
-                ("page_size", MAX_DAYS_PER_REQUEST, 1, MAX_DAYS_PER_REQUEST),
-                ("requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE, 1, None),
-                ("rate_limit_window_seconds", 60, 1, None),
-                ("request_timeout", 60, 1, None),
-                ("max_tries", 6, 1, 20),
-                ("backoff_seconds", 2, 0, None),
-            )
-        }
+        # Defaults and bounds come from CONFIG_SCHEMA, so they are written down once.
+        ints: dict[str, Any] = {}
+        for key in _WHOLE_NUMBERS:
+            spec = CONFIG_SCHEMA["properties"][key]
+            value = config.get(key, spec["default"])
+            ints[key] = check(key, _whole_number, value, spec["minimum"], spec.get("maximum"))
         start = start or today - dt.timedelta(days=MAX_DAYS_PER_REQUEST - 1)
         if end is not None and end < start:
             problems.append(f"config `end_date`: {end} is before start_date {start}")
