@@ -10,6 +10,7 @@ import threading
 import typing as t
 from collections.abc import Generator, Iterable, Iterator
 from functools import cached_property
+from http import HTTPStatus
 from urllib.parse import urlsplit
 
 import backoff
@@ -238,9 +239,10 @@ class IndigoStream(RESTStream[str | None]):
     def validate_response(self, response: requests.Response) -> None:
         """Map errors per the contract; parse 200s here so broken bodies are retried."""
         self._check_redirect(response)
-        error = error_for_response(response, project_id=self._project_of(response))
-        if error is not None:
-            raise error
+        if response.status_code >= HTTPStatus.BAD_REQUEST:  # naming the workspace costs a lookup
+            error = error_for_response(response, project_id=self._project_of(response))
+            if error is not None:
+                raise error
         parse_page(response, f"{self.name} ({describe_request(response)})")
 
     def _check_redirect(self, response: requests.Response) -> None:
@@ -329,8 +331,6 @@ class IndigoStream(RESTStream[str | None]):
                 f"{self.name}, workspace {project_id}: still rate limited after "
                 f"{MAX_RATE_LIMIT_WAITS} waits ({exc})"
             ) from None
-        except IndigoError:
-            raise
         except _TRANSIENT as exc:
             tries = self.settings.max_tries
             raise IndigoError(
