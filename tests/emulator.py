@@ -162,6 +162,8 @@ _GARBAGE = b'{"status": "OK", "data": [{"date": "2026-01-01", "inbound_mess'
 class Faults:
     """Injected misbehaviour; all off by default, mutable by tests between runs."""
 
+    #: Seconds from a request's arrival to its answer, building the page included:
+    #: the round trip of a real API (benchmarks compare the tap against it).
     latency_s: float = 0.0
     rate_limit: tuple[int, float] | None = None
     retry_after_s: int = 60
@@ -380,9 +382,16 @@ class _Handler(BaseHTTPRequestHandler):
     # would add ~40 ms to every response.
     disable_nagle_algorithm = True
 
+    #: When the request line was read: the injected latency counts from here.
+    arrived = 0.0
+
     @property
     def emulator(self) -> Emulator:
         return cast(_Server, self.server).emulator
+
+    def parse_request(self) -> bool:
+        self.arrived = time.monotonic()  # before parsing the headers, which take a while too
+        return super().parse_request()
 
     def do_GET(self) -> None:
         self.emulator._serve(self, "GET")
@@ -561,7 +570,7 @@ class Emulator:
     # -- request handling --------------------------------------------------------
 
     def _serve(self, handler: _Handler, method: str) -> None:
-        arrived = time.monotonic()
+        arrived = handler.arrived
         faults = self.faults  # one consistent view even if a test swaps it mid-request
         length = handler.headers.get("Content-Length")
         if length and length.isdigit():
@@ -576,8 +585,6 @@ class Emulator:
             number = self._number
             generation = self._generation
 
-        if faults.latency_s > 0:
-            time.sleep(faults.latency_s)
         if number in faults.slow_on and faults.slow_s > 0:
             time.sleep(faults.slow_s)
         try:
@@ -596,6 +603,11 @@ class Emulator:
             # A bug here must be loud, not look like an injected 500 that a tap retries.
             traceback.print_exc()
             reply = _error(500, "Emulator bug: see its stderr", "emulator_bug")
+        if faults.latency_s > 0:
+            # The injected latency is the server's whole answer time, building the page
+            # included, so a benchmark's round trip is the latency it asked for rather
+            # than latency plus this emulator's own Python time.
+            time.sleep(max(0.0, faults.latency_s - (time.monotonic() - arrived)))
 
         entry = LoggedRequest(
             number=number,
@@ -845,7 +857,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ID:PAT",
         help="repeatable; default demo-workspace:demo-token",
     )
-    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="answer time per request, page included"
+    )
     parser.add_argument("--rate-limit", type=_rate_arg, metavar="MAX/SECONDS")
     parser.add_argument("--retry-after", type=int, default=60)
     parser.add_argument(
