@@ -431,9 +431,9 @@ class IndigoStream(RESTStream[str | None]):
                     f"{self.name} ({self.path}), workspace {project_id}: row {row['date']} "
                     f"lacks {sorted(missing)} — the response shape differs from the contract"
                 )
-        record = {name: row[name] for name in known}
-        record["project_id"] = project_id
-        return record
+            row = {name: row[name] for name in known}
+        row["project_id"] = project_id  # the parsed row is ours: no copy when it is exact
+        return row
 
     def _workspace(self, context: Context | None) -> Workspace:
         assert context is not None

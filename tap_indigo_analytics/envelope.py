@@ -10,12 +10,12 @@ loudly with the endpoint and the missing key, never as silently lost rows.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import requests
 
 from tap_indigo_analytics.errors import ResponseShapeError, TransientAPIError, describe_body
@@ -47,8 +47,10 @@ def parse_page(response: requests.Response, endpoint: str) -> Page:
         ResponseShapeError: JSON that does not follow the contract.
     """
     try:
-        body = json.loads(response.content)
-    except ValueError:
+        # msgspec (already here for the writer) parses a page in under half json's time,
+        # and this runs between one answer and the next request.
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
         raise TransientAPIError(
             f"{endpoint}: HTTP {response.status_code} with a body that is not JSON "
             f"({describe_body(response)})",
