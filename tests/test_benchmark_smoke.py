@@ -40,9 +40,14 @@ def test_quick_benchmark_runs_and_counts_minimum_requests(tmp_path: Path) -> Non
 
     results = json.loads(out.read_text())
     assert [(r["range"], r["workspaces"]) for r in results["ranges"]] == [("30 d", 1), ("1 y", 1)]
+    latency_s = results["settings"]["latency_ms"] / 1000
     for row in results["ranges"]:
         assert row["requests_each"] == [row["minimum_requests"]]
         assert row["records_each"] == [row["expected_records"]]
+        # One --about start-up measured alongside each sync, and that run's bound built on it.
+        assert len(row["startup_each_s"]) == len(row["wall_each_s"]) == 1
+        startup, bound = row["startup_each_s"][0], row["bound_each_s"][0]
+        assert abs(bound - (row["minimum_requests"] * latency_s + startup)) < 1e-3
     for row in results["page_size"]:
         for part in (row["naive"], row["tuned"]):
             assert part["requests_each"] == [part["minimum_requests"]]
