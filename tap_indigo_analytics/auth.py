@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import requests
 
+from tap_indigo_analytics import redact
+
 _PREFIX = "pat-"
 
 
@@ -28,6 +30,7 @@ class PATAuth(requests.auth.AuthBase):
             # The message must not echo the token.
             raise ValueError("is empty or contains whitespace")
         self._header = f"Bearer {_PREFIX}{value}"
+        redact.register(value)
 
     @property
     def secret(self) -> str:

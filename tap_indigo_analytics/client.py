@@ -352,7 +352,7 @@ class IndigoStream(RESTStream[str | None]):
                     f"bookmark {bookmark!r} is not a YYYY-MM-DD date; fix or remove it"
                 ) from None
             start = max(start, day - dt.timedelta(days=settings.lookback_days))
-        today = utc_today()
+        today = settings.today
         last = min(settings.end_date or today, today)
         return start, last + dt.timedelta(days=1)
 

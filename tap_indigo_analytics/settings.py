@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,10 @@ DEFAULT_BASE_URL = "https://platform.indigo.ai"
 MAX_DAYS_PER_REQUEST = 365
 #: Indigo's documented limit per token.
 DEFAULT_REQUESTS_PER_MINUTE = 100
+#: Days before the bookmark read again by default: the platform refreshes its aggregates
+#: after the fact, and a client's midnight can come before the server's.
+DEFAULT_LOOKBACK_DAYS = 2
+MAX_LOOKBACK_DAYS = 3650
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BAD_ID_CHARS = re.compile(r"[/?#%\\\s]")
@@ -78,12 +83,13 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "lookback_days",
-        th.IntegerType(minimum=0),
-        default=0,
+        th.IntegerType(minimum=0, maximum=MAX_LOOKBACK_DAYS),
+        default=DEFAULT_LOOKBACK_DAYS,
         title="Lookback days",
         description=(
-            "Days before the bookmark to read again on incremental runs. The bookmark "
-            "day itself (today's partial value) is always read again."
+            "Days before the bookmark to read again on incremental runs, 0-3650, so the "
+            "platform's late corrections reach the warehouse. It costs no extra request "
+            "(one request covers up to 365 days). The bookmark day itself is always read again."
         ),
     ),
     th.Property(
@@ -122,7 +128,30 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType(minimum=1),
         default=60,
         title="Request timeout",
-        description="Seconds to wait for a response before retrying.",
+        description=(
+            "Seconds one try may take in all: connecting, the headers and the whole body. "
+            "A try that runs over counts as a timeout and is retried."
+        ),
+    ),
+    th.Property(
+        "max_concurrency",
+        th.IntegerType(minimum=1, maximum=256),
+        default=8,
+        title="Max concurrency",
+        description=(
+            "Requests in flight at once across all workspaces, 1-256 (1: one at a time). "
+            "Each token still keeps to its own `requests_per_minute`."
+        ),
+    ),
+    th.Property(
+        "state_interval_seconds",
+        th.IntegerType(minimum=1, maximum=3600),
+        default=10,
+        title="State interval seconds",
+        description=(
+            "Emit a STATE message at most this often during a stream, 1-3600 (plus one at "
+            "the end of each stream), so a long run can resume where it stopped."
+        ),
     ),
     th.Property(
         "max_tries",
@@ -150,6 +179,8 @@ _WHOLE_NUMBERS = (
     "requests_per_minute",
     "rate_limit_window_seconds",
     "request_timeout",
+    "max_concurrency",
+    "state_interval_seconds",
     "max_tries",
     "backoff_seconds",
 )
@@ -165,6 +196,8 @@ class Workspace:
 
     project_id: str
     auth: PATAuth
+    #: ``token-N``: names the token's rate budget without revealing it (shared PATs share N).
+    token_key: str
 
 
 @dataclass(frozen=True)
@@ -172,6 +205,8 @@ class Settings:
     """The config, checked and typed."""
 
     workspaces: tuple[Workspace, ...]
+    #: The platform's day for this whole run (UTC), computed once: never ask past it.
+    today: dt.date
     start_date: dt.date
     end_date: dt.date | None
     lookback_days: int
@@ -180,6 +215,8 @@ class Settings:
     requests_per_minute: int
     rate_limit_window_seconds: int
     request_timeout: int
+    max_concurrency: int
+    state_interval_seconds: int
     max_tries: int
     backoff_seconds: int
 
@@ -212,11 +249,22 @@ class Settings:
             problems.append(f"config `end_date`: {end} is before start_date {start}")
         if problems:
             raise SettingsError("\n".join(problems))
-        return cls(workspaces=workspaces, start_date=start, end_date=end, base_url=base_url, **ints)
+        return cls(
+            workspaces=workspaces,
+            today=today,
+            start_date=start,
+            end_date=end,
+            base_url=base_url,
+            **ints,
+        )
+
+    @cached_property
+    def _by_id(self) -> dict[str, Workspace]:
+        return {w.project_id: w for w in self.workspaces}
 
     def workspace(self, project_id: str) -> Workspace:
         """The configured workspace with this id."""
-        return next(w for w in self.workspaces if w.project_id == project_id)
+        return self._by_id[project_id]
 
 
 def _workspaces(config: Mapping[str, Any]) -> tuple[Workspace, ...]:
@@ -237,6 +285,8 @@ def _workspaces(config: Mapping[str, Any]) -> tuple[Workspace, ...]:
     if not isinstance(entries, list) or not entries:
         raise SettingsError("must be a non-empty list of {project_id, pat}")
     result: list[Workspace] = []
+    seen: set[str] = set()
+    token_keys: dict[PATAuth, str] = {}
     for index, entry in enumerate(entries):
         where = f"{label}[{index}]." if label else ""
         if not isinstance(entry, Mapping):
@@ -249,9 +299,11 @@ def _workspaces(config: Mapping[str, Any]) -> tuple[Workspace, ...]:
             auth = PATAuth(token)
         except ValueError as exc:
             raise SettingsError(f"`{where}pat` {exc}") from None
-        if any(w.project_id == project_id for w in result):
+        if project_id in seen:
             raise SettingsError(f"workspace {project_id!r} is listed twice")
-        result.append(Workspace(project_id, auth))
+        seen.add(project_id)
+        token_key = token_keys.setdefault(auth, f"token-{len(token_keys) + 1}")
+        result.append(Workspace(project_id, auth, token_key))
     return tuple(result)
 
 
