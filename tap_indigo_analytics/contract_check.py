@@ -32,7 +32,7 @@ import requests
 
 from tap_indigo_analytics.envelope import TOTAL_KEYS, parse_page
 from tap_indigo_analytics.errors import ResponseShapeError, TransientAPIError, vendor_message
-from tap_indigo_analytics.ratelimit import RequestBudget
+from tap_indigo_analytics.ratelimit import RequestBudgets
 from tap_indigo_analytics.settings import CONFIG_SCHEMA, Settings, SettingsError, Workspace
 from tap_indigo_analytics.streams import STREAM_TYPES
 
@@ -262,21 +262,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     workspaces = settings.workspaces if args.all_workspaces else settings.workspaces[:1]
     auths = [w.auth for w in settings.workspaces]
-    budgets: dict[PATAuth, RequestBudget] = {}
+    # Stay under the per-token budget even when many workspaces share a token.
+    budgets = RequestBudgets(
+        settings.requests_per_minute, window_seconds=settings.rate_limit_window_seconds
+    )
     outcomes: list[Outcome] = []
     print(f"Checking {settings.base_url} for {today - dt.timedelta(days=DAYS - 1)}..{today}")
     with requests.Session() as session:
         for workspace in workspaces:
-            # Stay under the per-token budget even when many workspaces share a token.
-            budget = budgets.setdefault(
-                workspace.auth,
-                RequestBudget(
-                    settings.requests_per_minute,
-                    window_seconds=settings.rate_limit_window_seconds,
-                ),
-            )
             for stream_type in STREAM_TYPES:
-                budget.acquire()
+                budgets.acquire(workspace.token_key)
                 outcome = check_endpoint(session, settings, workspace, stream_type, today)
                 outcomes.append(outcome)
                 print(_scrub(outcome.line(), auths), flush=True)

@@ -1,6 +1,6 @@
 """The one parser of Indigo's response envelope.
 
-Contract (``shared/api-contract.md``): ``{"status": "OK", "data": [rows],
+Contract (``docs/api-contract.md``): ``{"status": "OK", "data": [rows],
 "metadata": {"next_cursor": str | null, <day count>}}``. The ``data`` and
 ``status`` keys and the row's ``date`` are [inferred]; if a real response
 disagrees, this module is the single place to change, and a mismatch fails
@@ -19,6 +19,7 @@ import msgspec
 import requests
 
 from tap_indigo_analytics.errors import ResponseShapeError, TransientAPIError, describe_body
+from tap_indigo_analytics.redact import redact
 
 #: The API names its day count differently per endpoint. The tap never depends on it
 #: (it pages until next_cursor is null); the contract check verifies one is present.
@@ -50,6 +51,10 @@ def parse_page(response: requests.Response, endpoint: str) -> Page:
         # msgspec (already here for the writer) parses a page in under half json's time,
         # and this runs between one answer and the next request.
         body = msgspec.json.decode(response.content)
+    except RecursionError:
+        raise ResponseShapeError(
+            f"{endpoint}: the JSON body is nested too deeply to be an Indigo page — {_SHAPE}"
+        ) from None
     except msgspec.DecodeError:
         raise TransientAPIError(
             f"{endpoint}: HTTP {response.status_code} with a body that is not JSON "
@@ -64,7 +69,7 @@ def parse_page(response: requests.Response, endpoint: str) -> Page:
         raise fail(f"expected a JSON object, got {type(body).__name__}")
     status = body.get("status")
     if (isinstance(status, str) and status.upper() != "OK") or status is False:
-        raise fail(f"status {status!r} ({body.get('message', 'no message')})")
+        raise fail(f"status {status!r} ({redact(body.get('message', 'no message'))})")
     if "data" not in body:
         raise fail(f"no `data` key (keys: {sorted(body)})")
     rows = body["data"]

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from tap_indigo_analytics.redact import redact
+
 
 class IndigoError(FatalAPIError):
     """A failure the user can act on; the CLI prints its message as one line."""
@@ -63,10 +65,10 @@ def vendor_message(response: requests.Response) -> str:
     """The body's ``message``, or a short description of a body that has none."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return f"non-JSON body ({describe_body(response)})"
     if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return str(body["message"])
+        return redact(body["message"])  # servers have been seen to echo the token
     return "no message in the body"
 
 
@@ -93,7 +95,7 @@ def retry_after_seconds(response: requests.Response, *, default: float = 60.0) -
             return max(0.0, when.timestamp() - time.time())
     try:
         value = response.json().get("retry_after")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         value = None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value)

@@ -7,6 +7,8 @@ the tap fails loudly (naming the stream and the missing field) until it matches.
 
 from __future__ import annotations
 
+import typing as t
+
 from singer_sdk import typing as th
 
 from tap_indigo_analytics.client import IndigoStream
@@ -63,6 +65,7 @@ class DailyCsatStream(IndigoStream):
         _count("total", "CSAT responses on the day."),
         _score("Weighted average CSAT, 1-5; null when total is 0."),
     )
+    ranges: t.ClassVar[dict[str, tuple[float, float]]] = {"avg_score": (1, 5)}
 
 
 class DailyAiQualityStream(IndigoStream):
@@ -74,6 +77,7 @@ class DailyAiQualityStream(IndigoStream):
         _count("total", "Answers scored on the day."),
         _score("Average AI Quality (grounding, relevance, resolution), 0-1; null when total is 0."),
     )
+    ranges: t.ClassVar[dict[str, tuple[float, float]]] = {"avg_score": (0, 1)}
 
 
 class DailyTechnicalErrorsStream(IndigoStream):

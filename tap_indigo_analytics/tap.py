@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import typing as t
 from functools import cached_property
 
@@ -14,12 +15,12 @@ from singer_sdk.io_base import GenericSingerWriter
 
 from tap_indigo_analytics.client import IndigoStream, utc_today
 from tap_indigo_analytics.errors import IndigoError
-from tap_indigo_analytics.ratelimit import RequestBudget
-from tap_indigo_analytics.settings import CONFIG_SCHEMA, Settings, SettingsError, Workspace
+from tap_indigo_analytics.plan import Plan
+from tap_indigo_analytics.prefetch import Prefetcher
+from tap_indigo_analytics.ratelimit import RequestBudgets
+from tap_indigo_analytics.settings import CONFIG_SCHEMA, Settings, SettingsError
 from tap_indigo_analytics.streams import STREAM_TYPES
-
-if t.TYPE_CHECKING:
-    from tap_indigo_analytics.auth import PATAuth
+from tap_indigo_analytics.transport import Transport
 
 
 class TapIndigoAnalytics(Tap):
@@ -29,6 +30,8 @@ class TapIndigoAnalytics(Tap):
     config_jsonschema = CONFIG_SCHEMA
     # Markedly more records/s than the SDK's default writer (benchmarks/RESULTS.md).
     message_writer_class: type[GenericSingerWriter[t.Any, t.Any]] = MsgSpecWriter
+    _prefetcher: Prefetcher | None = None
+    _last_state_at = 0.0
 
     @cached_property
     def settings(self) -> Settings:
@@ -39,19 +42,51 @@ class TapIndigoAnalytics(Tap):
         """The six daily streams; the catalog does not depend on the account."""
         return [stream_type(self) for stream_type in STREAM_TYPES]
 
-    def budget_for(self, workspace: Workspace) -> RequestBudget:
-        """The request budget of the workspace's token, shared by all its streams."""
-        budgets = self._budgets
-        if workspace.auth not in budgets:
-            budgets[workspace.auth] = RequestBudget(
-                self.settings.requests_per_minute,
-                window_seconds=self.settings.rate_limit_window_seconds,
-            )
-        return budgets[workspace.auth]
+    @cached_property
+    def budgets(self) -> RequestBudgets:
+        """The request budget of every token, shared by all streams and workers."""
+        return RequestBudgets(
+            self.settings.requests_per_minute,
+            window_seconds=self.settings.rate_limit_window_seconds,
+        )
 
     @cached_property
-    def _budgets(self) -> dict[PATAuth, RequestBudget]:
-        return {}
+    def transport(self) -> Transport:
+        """One HTTP session for the run, a pooled connection per worker."""
+        settings = self.settings
+        return Transport(pool_size=settings.max_concurrency, deadline_s=settings.request_timeout)
+
+    @cached_property
+    def plan(self) -> Plan:
+        """What each partition reads, from the input state (plan.py)."""
+        return Plan(self)
+
+    def prefetcher(self) -> Prefetcher:
+        """The run's prefetcher, laid out at the first partition the SDK syncs."""
+        if self._prefetcher is None:
+            concurrency = self.settings.max_concurrency
+            self._prefetcher = Prefetcher(
+                self.plan.tasks(),
+                lambda window, on_answer: self._indigo_streams[window.stream].read_window(
+                    window, on_answer
+                ),
+                workers=concurrency,
+                # Two windows per worker: one in flight, one ready for the writer.
+                lookahead=2 * concurrency,
+            )
+            self._last_state_at = time.monotonic()
+        return self._prefetcher
+
+    def state_due(self, stream: IndigoStream) -> None:
+        """Write a STATE if ``state_interval_seconds`` passed since the last one."""
+        now = time.monotonic()
+        if now - self._last_state_at >= self.settings.state_interval_seconds:
+            stream.write_state_message()
+            self._last_state_at = now
+
+    @cached_property
+    def _indigo_streams(self) -> dict[str, IndigoStream]:
+        return {name: t.cast("IndigoStream", s) for name, s in self.streams.items()}
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Schema checks (SDK), then ours; messages name the key and never a token."""

@@ -101,7 +101,9 @@ def test_small_pages_follow_each_endpoints_cursor_param(emulator: Emulator, page
             assert not any(other & r.params.keys() for r in requests)
 
 
-def test_incremental_run_rereads_only_the_bookmark_day(emulator: Emulator) -> None:
+def test_incremental_run_rereads_the_bookmark_day_and_the_default_lookback(
+    emulator: Emulator,
+) -> None:
     first = run_tap(workspace_config(emulator, start_date=days_back(400)))
     assert first.returncode == 0, first.stderr[-3000:]
     for stream in STREAMS:
@@ -117,12 +119,18 @@ def test_incremental_run_rereads_only_the_bookmark_day(emulator: Emulator) -> No
     assert Counter((r.stream, r.project_id) for r in emulator.requests()) == {
         (s, p): 1 for s in STREAMS for p in WORKSPACES
     }
+    # lookback_days defaults to 2: the bookmark day and the two before it, in that request.
+    reread = {days_back(n) for n in (2, 1, 0)}
     for stream in STREAMS:
         records = second.records(stream)
-        assert {r["date"] for r in records} == {today().isoformat()}
-        assert len(records) == len(WORKSPACES)
+        assert {r["date"] for r in records} == reread
+        assert len(records) == len(reread) * len(WORKSPACES)
     for project_id in WORKSPACES:
-        (record,) = [r for r in second.records("daily_messages") if r["project_id"] == project_id]
+        (record,) = [
+            r
+            for r in second.records("daily_messages")
+            if r["project_id"] == project_id and r["date"] == today().isoformat()
+        ]
         fresh = emulator.expected_row(project_id, "daily_messages", today())
         assert record == {**fresh, "project_id": project_id}
         assert fresh != old_today[project_id], "today's value must have changed"
@@ -166,20 +174,6 @@ def test_future_end_date_never_asks_past_today(emulator: Emulator) -> None:
     assert max(r["date"] for r in run.records()) == today().isoformat()
     tomorrow = (today() + dt.timedelta(days=1)).isoformat()
     assert {r.params["to"] for r in emulator.requests()} == {tomorrow}
-
-
-def test_state_is_emitted_after_every_window(emulator: Emulator) -> None:
-    run = run_tap(workspace_config(emulator, "ws-alpha", start_date=days_back(800)))
-    assert run.returncode == 0, run.stderr[-3000:]
-    # 801 days = 3 windows per stream; one STATE per window at least.
-    assert len(run.states) >= 3 * len(STREAMS)
-    bookmarks = [
-        s["bookmarks"]["daily_chats"]["partitions"][0].get("replication_key_value")
-        for s in run.states
-        if "daily_chats" in s["bookmarks"] and s["bookmarks"]["daily_chats"].get("partitions")
-    ]
-    window_ends = {days_back(800 - 364), days_back(800 - 729)}  # last day of windows 1 and 2
-    assert window_ends <= set(bookmarks)
 
 
 def test_records_schema_and_keys(emulator: Emulator) -> None:

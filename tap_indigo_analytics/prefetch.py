@@ -1,0 +1,216 @@
+"""Concurrent fetching, handed over in the order the SDK writes.
+
+The SDK syncs selected streams one after another, and each stream's partitions (one
+per workspace) in order; it alone writes RECORD and STATE messages, on the main
+thread. The prefetcher keeps that: at the first partition of a sync it lays out every
+window the run will read, in exactly that order, and worker threads fetch them, at
+most ``max_concurrency`` at a time and at most ``lookahead`` windows ahead of the
+window being written. The main thread takes each window's records in order; a worker
+never writes a message nor touches the tap's state, so every STATE still covers only
+records already written.
+
+Fail fast: each workspace's first window goes alone (the probe); its other windows
+wait until the probe's first answer, so a bad token costs one request per workspace.
+A 401 or 403 stops the run at once; any other failure is raised when the SDK reaches
+the failed window, after everything before it was written and checkpointed.
+
+Hand-written rather than a ``ThreadPoolExecutor``: the executor cannot hold a task
+back until another one's first answer, bound work by distance from the reader rather
+than by queue length, or exit without joining a worker stuck in a 429 wait.
+"""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from tap_indigo_analytics.errors import AuthenticationError, WorkspaceAccessError
+from tap_indigo_analytics.windows import Record, Window
+
+#: Failures that stop the whole run at once, wherever the writer is.
+FATAL = (AuthenticationError, WorkspaceAccessError)
+_PROBE_PENDING, _PROBE_RUNNING, _PROBE_DONE = 0, 1, 2
+_WAIT_S = 0.25  # waits wake up this often, so signals reach the main thread promptly
+
+#: Fetches one window; calls its second argument (if any) after the first answer.
+FetchWindow = Callable[[Window, "Callable[[], None] | None"], list[Record]]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One (stream, workspace) partition: the windows of its sync range, in order."""
+
+    stream: str
+    project_id: str
+    windows: tuple[Window, ...]
+
+
+@dataclass(eq=False)
+class _Slot:
+    index: int
+    window: Window
+    started: bool = False
+    probe: bool = False
+    done: bool = False
+    records: list[Record] | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _TaskSlots:
+    task: Task
+    slots: list[_Slot] = field(default_factory=list)
+
+
+class OrderError(RuntimeError):
+    """The SDK asked for a partition out of the planned order (a bug, never data)."""
+
+
+class Prefetcher:
+    """Fetches the planned windows on worker threads; hands them over in order."""
+
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        fetch: FetchWindow,
+        *,
+        workers: int,
+        lookahead: int,
+    ) -> None:
+        self._fetch = fetch
+        self._lookahead = max(lookahead, 1)
+        self._tasks: list[_TaskSlots] = []
+        self._slots: list[_Slot] = []
+        for task in tasks:
+            entry = _TaskSlots(task)
+            for window in task.windows:
+                slot = _Slot(len(self._slots), window)
+                entry.slots.append(slot)
+                self._slots.append(slot)
+            self._tasks.append(entry)
+        self._probes: dict[str, int] = {task.project_id: _PROBE_PENDING for task in tasks}
+        self._cv = threading.Condition()
+        self._next_task = 0
+        self._reader = 0  # index of the window the main thread writes or waits for
+        self._lowest_unstarted = 0
+        self._first_failed = len(self._slots)
+        self._fatal: BaseException | None = None
+        self._closed = False
+        count = min(workers, len(self._slots))
+        self._threads = [
+            threading.Thread(target=self._work, name=f"indigo-fetch-{n}", daemon=True)
+            for n in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    # --- main thread ------------------------------------------------------------------
+
+    def begin(self, stream: str, project_id: str) -> Task:
+        """The next partition's task; it must be the one the plan has next."""
+        with self._cv:
+            if self._next_task >= len(self._tasks):
+                raise OrderError(
+                    f"no partition planned after the last; asked {stream} {project_id}"
+                )
+            task = self._tasks[self._next_task].task
+            if (task.stream, task.project_id) != (stream, project_id):
+                raise OrderError(
+                    f"the SDK asked for {stream}, workspace {project_id}, but the plan has "
+                    f"{task.stream}, workspace {task.project_id} next"
+                )
+            self._next_task += 1
+            return task
+
+    def records(self, task: Task) -> Iterator[list[Record]]:
+        """Each window's records of ``task``, in order; raises a window's failure."""
+        entry = self._tasks[self._next_task - 1]
+        if entry.task is not task:
+            raise OrderError(f"{task.stream}, workspace {task.project_id} is not the current task")
+        for slot in entry.slots:
+            with self._cv:
+                self._reader = slot.index
+                self._cv.notify_all()  # the look-ahead moves with the reader
+                while not slot.done and self._fatal is None:
+                    self._cv.wait(_WAIT_S)
+                if self._fatal is not None:
+                    raise self._fatal
+                records, error = slot.records, slot.error
+                slot.records = None  # handed over: memory stays bounded by the look-ahead
+            if error is not None:
+                raise error
+            assert records is not None
+            yield records
+
+    def close(self) -> None:
+        """Stop handing out work; workers finish their current try and exit."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+
+    # --- worker threads ---------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cv:
+                slot = self._pick()
+                while slot is None:
+                    if self._closed or self._lowest_unstarted >= len(self._slots):
+                        return
+                    self._cv.wait(_WAIT_S)
+                    slot = self._pick()
+            on_answer = (lambda s=slot: self._probe_answered(s)) if slot.probe else None
+            try:
+                records = self._fetch(slot.window, on_answer)
+            except BaseException as exc:  # handed to the main thread, raised there
+                self._finish(slot, None, exc)
+            else:
+                self._finish(slot, records, None)
+
+    def _pick(self) -> _Slot | None:
+        """The first window a worker may start now (called with the lock held)."""
+        if self._closed or self._fatal is not None:
+            return None
+        slots = self._slots
+        while self._lowest_unstarted < len(slots) and slots[self._lowest_unstarted].started:
+            self._lowest_unstarted += 1
+        limit = min(self._reader + self._lookahead, self._first_failed, len(slots))
+        for index in range(self._lowest_unstarted, limit):
+            slot = slots[index]
+            if slot.started:
+                continue
+            probe = self._probes[slot.window.project_id]
+            if probe == _PROBE_RUNNING:
+                continue
+            if probe == _PROBE_PENDING:
+                self._probes[slot.window.project_id] = _PROBE_RUNNING
+                slot.probe = True
+            slot.started = True
+            return slot
+        return None
+
+    def _probe_answered(self, slot: _Slot) -> None:
+        with self._cv:
+            self._probes[slot.window.project_id] = _PROBE_DONE
+            self._cv.notify_all()
+
+    def _finish(
+        self, slot: _Slot, records: list[Record] | None, error: BaseException | None
+    ) -> None:
+        with self._cv:
+            slot.records, slot.error, slot.done = records, error, True
+            if slot.probe:
+                self._probes[slot.window.project_id] = _PROBE_DONE
+            if error is not None:
+                if isinstance(error, FATAL):
+                    self._fatal = error
+                # Nothing after a failed window is started: the run stops there anyway.
+                self._first_failed = min(self._first_failed, slot.index)
+            self._cv.notify_all()
+
+    @property
+    def threads(self) -> t.Sequence[threading.Thread]:
+        """The worker threads (for tests and the benchmark's thread count)."""
+        return tuple(self._threads)
