@@ -201,7 +201,7 @@ def parse_fault(text: str) -> tuple[str, Any]:
     hint = typing.get_type_hints(Faults)[name]
     converted = _convert(value, hint)
     if converted is _BAD:
-        raise ValueError(f"{name}: {raw!r} is not a {_describe(hint)}")
+        raise ValueError(f"{name}: {raw!r} is not {_describe(hint)}")
     return name, converted
 
 
@@ -247,4 +247,6 @@ def _hashable(value: Any) -> bool:
 
 
 def _describe(hint: Any) -> str:
-    return str(hint).replace("typing.", "").replace("NoneType", "null")
+    if isinstance(hint, type):
+        return f"{'an' if hint.__name__[0] in 'aeiou' else 'a'} {hint.__name__}"
+    return "a " + str(hint).replace("typing.", "").replace("NoneType", "null")
