@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import SplitResult, parse_qs, parse_qsl, urlencode, urlsplit
 
 from tests.emulator.contract import ENDPOINTS, route, unit
@@ -231,11 +231,20 @@ class Emulator:
 
         if number in faults.slow_on and faults.slow_s > 0:
             time.sleep(faults.slow_s)
-        origin = "http://" + (handler.headers.get("Host") or self.base_url[len("http://") :])
+        server = cast(Server, handler.server)
+        origin = "http://" + (
+            handler.headers.get("Host") or f"{server.server_name}:{server.server_port}"
+        )
         stream, project_id = route(split.path)
         try:
             reply = self._answer(
-                faults, (number, generation), method, split, origin, pat_project, params
+                faults,
+                (number, generation),
+                method,
+                split,
+                origin,
+                (stream, project_id, pat_project),
+                params,
             )
         except Exception:
             # A bug here must be loud, not look like an injected 500 that a tap retries.
@@ -286,10 +295,13 @@ class Emulator:
         method: str,
         split: SplitResult,
         origin: str,
-        pat_project: str | None,
+        who: tuple[str | None, str | None, str | None],
         params: dict[str, str],
     ) -> Reply:
+        """The answer, before echo_token, latency and trickling; ``who`` is the routed
+        stream and project_id and the project_id of the request's PAT."""
         number, generation = numbering
+        stream, project_id, pat_project = who
         # Infrastructure faults come first: a proxy or crashing app server answers
         # before the API ever looks at the path or the token.
         if number in faults.drop_connection_on:
@@ -316,7 +328,6 @@ class Emulator:
         if faults.redirect_loop:
             return _redirect(origin, split, _hop(params) + 1, "redirect_loop")
 
-        stream, project_id = route(split.path)
         if stream is None or project_id is None:
             return error(404, "Not found")
         if method != "GET":
