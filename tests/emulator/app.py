@@ -42,7 +42,7 @@ class LoggedRequest:
     project_id: str | None
     path: str
     params: dict[str, str]
-    status: int  # 0 when the connection was dropped without a response
+    status: int  # 0: dropped without a response; 100: endless_continue
     authorized: bool  # the PAT is valid for the path's project_id
     fault: str | None
     at: float
