@@ -7,23 +7,27 @@ Where a fault acts:
 
 * number-keyed faults (``*_on``, ``status_every_n``, the random 500) and the redirects
   ``redirect_to`` / ``redirect_loop`` act on every request, in front of routing and auth,
-  like a proxy or a crashing app server;
-* ``redirect_same_origin`` acts on data requests (a stream's path) that passed auth and
-  the rate limit, so the API counts the redirect and the redirected request alike;
-* every other fault acts on *data pages*: requests that passed auth, the rate limit and
-  the parameter checks and would be answered 200 with a page. Precedence, first wins:
-  ``error_200``, ``endless_continue``, ``endless_chunked``, ``nested_json_depth``, then
-  the page is built (page-content faults, field faults) and ``huge_body_bytes`` pads it;
+  like a proxy or a crashing app server; ``latency_s`` too;
+* ``rate_limit`` counts requests past routing and auth; ``redirect_same_origin`` acts on
+  data requests (a stream's path) past the rate limit, so the API counts the redirect
+  and the redirected request alike;
+* ``zero_fill_future`` relaxes the parameter checks; ``revisions`` changes rows;
+* the rest act on *data pages*: requests past auth, the rate limit and the parameter
+  checks that would be answered 200 with a page. Precedence, first wins: ``error_200``,
+  ``endless_continue``, ``endless_chunked``, ``nested_json_depth``, then the page is
+  built (page-content faults, field faults) and ``huge_body_bytes`` pads it;
 * ``trickle_s`` and ``echo_token`` act on whatever answer goes out.
 
-Page-content faults (``missing_days``, ``truncate_days``, ``empty_data``,
-``value_overrides``, ``endless_pagination``) and ``page_fault_limit``: a data page is
-*affected* when at least one of them changes it (a missing day inside the page's range,
-the window's last page under ``truncate_days``, any page under ``empty_data`` or
-``endless_pagination``, a row of an overridden stream on an overridden day). With
-``page_fault_limit = N``, the first N affected pages since start or
-:meth:`Emulator.clear_log` get the faults; every later one is served healthy. One counter
-for all five faults and every stream and workspace.
+Page-content faults are ``missing_days``, ``truncate_days``, ``empty_data``,
+``value_overrides`` and ``endless_pagination``; ``endless_pagination`` wins over
+``empty_data``, which wins over the other three (those combine). A data page is
+*affected* when at least one of them changes it: a missing day inside the page's range,
+the window's last page under ``truncate_days`` (the one reaching ``to - truncate_days``),
+any page under ``empty_data`` or ``endless_pagination``, a page holding a row of an
+overridden stream on an overridden day. With ``page_fault_limit = N``, the first N
+affected pages since start or :meth:`Emulator.clear_log` get the faults (a page counts
+once, however many faults hit it) and every later one is served healthy. One counter for
+all five faults, every stream and every workspace; unaffected pages never count.
 """
 
 from __future__ import annotations
