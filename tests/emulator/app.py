@@ -62,17 +62,26 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
+        shared_pats: bool = False,
     ) -> None:
-        """``workspaces`` maps project_id to its PAT value *without* the ``pat-`` prefix."""
+        """``workspaces`` maps project_id to its PAT value *without* the ``pat-`` prefix.
+
+        A PAT opens one workspace, unless ``shared_pats``: then workspaces listed with the
+        same PAT all accept it, and share its rate limit (keyed by PAT, as the API's is).
+        """
         by_pat: dict[str, str] = {}
+        scope: dict[str, set[str]] = {}
         for project_id, pat in workspaces.items():
             if not pat or pat.startswith("pat-"):
                 raise ValueError(f"PAT of {project_id!r}: give the value without 'pat-'")
-            if pat in by_pat:
+            if pat in by_pat and not shared_pats:
                 raise ValueError(f"PAT of {project_id!r} also used by {by_pat[pat]!r}")
-            by_pat[pat] = project_id
+            owner = by_pat.setdefault(pat, project_id)
+            scope.setdefault(owner, set()).add(project_id)
         self.workspaces: dict[str, str] = dict(workspaces)
+        # A PAT is known by its first workspace ("owner"); the PAT itself is never kept.
         self._project_by_pat = by_pat
+        self._scope = {owner: frozenset(ids) for owner, ids in scope.items()}
         self.fixed_today: date | None = today  # mutable: tests may move the calendar
         self.faults: Faults = faults if faults is not None else Faults()
         self.today_revision = 0
@@ -266,7 +275,7 @@ class Emulator:
             path=split.path,
             params=params,
             status=0 if reply.drop else reply.status,
-            authorized=pat_project is not None and pat_project == project_id,
+            authorized=pat_project is not None and project_id in self._scope[pat_project],
             fault=reply.fault,
             at=arrived,
             auth_header=bool(auth_headers),
@@ -282,7 +291,7 @@ class Emulator:
         handler.send_reply(reply, faults.trickle_s if trickled else 0.0)
 
     def _pat_project(self, headers: list[str]) -> str | None:
-        """The workspace whose PAT the request carries, or None (401)."""
+        """The owner workspace of the PAT the request carries, or None (401)."""
         if len(headers) != 1:
             return None
         match = _AUTH_RE.fullmatch(headers[0])
@@ -334,7 +343,7 @@ class Emulator:
             return error(405, "Method not allowed")
         if pat_project is None:
             return json_reply(401, {"status": False, "message": "unauthenticated"})
-        if pat_project != project_id:
+        if project_id not in self._scope[pat_project]:
             return json_reply(403, {"status": False, "message": "unauthorized"})
         limited = self._rate_limited(faults, generation, pat_project)
         if limited is not None:
