@@ -32,9 +32,11 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from scripts.report import build, read_duckdb
 from tests import dbt_expected as ex
 from tests.conftest import STREAMS, WORKSPACES, assert_no_secret, today
 from tests.emulator import Emulator
+from tests.test_report_browser import check_figures, load_page
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DSN = "postgresql://meltano:meltano@localhost:5432/indigo"
@@ -242,6 +244,11 @@ def test_dbt_build_on_duckdb(meltano: str, emulator: Emulator, tmp_path: Path) -
 
     counts = check_marts(read, outcome)
     print(f"DuckDB mart rows: {counts}")
+
+    # The report of these very marts, as `make report` reads them, in a real browser.
+    marts = read_duckdb(path)
+    seen = load_page(build(tmp_path / "report.html", marts), tmp_path / "report.png")
+    assert check_figures(seen, marts) > 0
 
 
 # -- PostgreSQL -----------------------------------------------------------------------
