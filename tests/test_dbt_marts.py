@@ -47,6 +47,14 @@ MARTS = ("indigo__daily_kpis", "indigo__weekly_kpis", "indigo__monthly_kpis")
 #: than the tap's 2-day lookback, so the second run does not bring them back.
 LOST_ROWS = (("daily_csat", 20), ("daily_messages", 30))
 
+PLUGIN_VENVS = (
+    "extractors/tap-indigo-analytics",
+    "loaders/target-duckdb",
+    "loaders/target-postgres",
+    "utilities/dbt-duckdb",
+    "utilities/dbt-postgres",
+)
+
 Reader = Callable[[str], list[dict[str, Any]]]
 
 
@@ -62,10 +70,11 @@ def meltano() -> str:
     """The meltano executable with this project's plugins (dbt utilities included)."""
     found = shutil.which("meltano") or str(ROOT / ".venv-meltano" / "bin" / "meltano")
     assert Path(found).exists(), "meltano is not installed: run `make setup`"
-    proc = subprocess.run(
-        [found, "install"], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    if not all((ROOT / ".meltano" / venv / "venv").exists() for venv in PLUGIN_VENVS):
+        proc = subprocess.run(
+            [found, "install"], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return found
 
 
@@ -141,8 +150,9 @@ def story(
     delete_row: Callable[[str, str, dt.date], None],
 ) -> dict[str, Any]:
     """Load alpha, lose two rows, add the late workspace and build; the expected raw rows."""
+    day0 = today()  # the whole story must happen on one UTC day (check_marts skips if not)
     late_id, late_token, late_first = late_workspace()
-    first = today() - dt.timedelta(days=HISTORY_DAYS - 1)
+    first = day0 - dt.timedelta(days=HISTORY_DAYS - 1)
     alpha = {"project_id": ALPHA, "pat": f"pat-{WORKSPACES[ALPHA]}"}
     late = {"project_id": late_id, "pat": late_token}
     config = {"workspaces": [alpha, late]}
@@ -154,7 +164,7 @@ def story(
     )
     load = run(meltano, env_first, config, "tap-indigo-analytics", loader)
     for stream, days_back in LOST_ROWS:
-        delete_row(stream, ALPHA, today() - dt.timedelta(days=days_back))
+        delete_row(stream, ALPHA, day0 - dt.timedelta(days=days_back))
 
     env_second = dict(env)
     zone = utc_skewed_zone()
@@ -171,16 +181,18 @@ def story(
     for stream in STREAMS:
         raw[stream] = {}
         for project_id, start in ((ALPHA, first), (late_id, late_first)):
-            for row in emulator.expected_rows(project_id, stream, start, today()):
+            for row in emulator.expected_rows(project_id, stream, start, day0):
                 raw[stream][(project_id, dt.date.fromisoformat(row["date"]))] = row
     for stream, days_back in LOST_ROWS:
-        del raw[stream][(ALPHA, today() - dt.timedelta(days=days_back))]
-    return {"raw": raw, "late": (late_id, late_first)}
+        del raw[stream][(ALPHA, day0 - dt.timedelta(days=days_back))]
+    return {"raw": raw, "late": (late_id, late_first), "today": day0}
 
 
 def check_marts(read: Reader, outcome: dict[str, Any]) -> dict[str, int]:
     """Every value of the three marts against Python; the tricky cases named; row counts."""
     utc_today = today()
+    if utc_today != outcome["today"]:
+        pytest.skip("the UTC date changed while the test ran: is_partial moved with it")
     daily = ex.daily_kpis(outcome["raw"], utc_today)
     expected = {
         "indigo__daily_kpis": daily,
