@@ -420,6 +420,8 @@ class IndigoStream(RESTStream[str | None]):
                 tap.state_due(self)
         except BaseException:
             self._write_state_message()  # keep what was written resumable
+            if tap.prefetched is not None:
+                tap.prefetched.close()  # no more fetching for a run that is over
             raise
         finally:
             self.stats.add(seconds=time.monotonic() - started, partitions=1)

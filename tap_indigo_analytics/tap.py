@@ -119,6 +119,11 @@ class TapIndigoAnalytics(Tap):
             stream.write_state_message()
             self._last_state_at = now
 
+    @property
+    def prefetched(self) -> Prefetcher | None:
+        """The prefetcher, if a sync has laid one out."""
+        return self._prefetcher
+
     @cached_property
     def _indigo_streams(self) -> dict[str, IndigoStream]:
         return {name: t.cast("IndigoStream", s) for name, s in self.streams.items()}
