@@ -310,17 +310,18 @@ def _workspaces(config: Mapping[str, Any]) -> tuple[Workspace, ...]:
     if entries is None:
         if pat is None and project_id is None:
             raise _ValueProblemError(
-                "and `project_id` are not set: no workspace to read; set both, or "
+                "and `project_id` are not set: no workspace configured; set both, or "
                 "`workspaces` as a list of {project_id, pat}",
                 "pat",
             )
         if project_id is None:
             raise _ValueProblemError(
-                "is missing: `pat` needs the id of its workspace", "project_id"
+                "is missing: no workspace configured (`pat` needs the id of its workspace)",
+                "project_id",
             )
         if pat is None:
             raise _ValueProblemError(
-                "is missing: the workspace `project_id` needs its token", "pat"
+                "is missing: no workspace configured (`project_id` needs its token)", "pat"
             )
         return (_workspace(project_id, pat, "", {}),)
     if not isinstance(entries, list) or not entries:
