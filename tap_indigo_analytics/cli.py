@@ -42,13 +42,22 @@ class TargetStoppedError(BaseException):
 
 
 class StdoutWriter(MsgSpecWriter):
-    """The SDK's fast msgspec writer; a broken pipe becomes :class:`TargetStoppedError`."""
+    """The SDK's fast msgspec writer; a broken pipe becomes :class:`TargetStoppedError`.
+
+    Raised once: later writes (a final STATE while the run unwinds) are dropped, as
+    nothing can reach a closed pipe and the failure is already on its way to the CLI.
+    """
+
+    _target_stopped = False
 
     def write_message(self, message: Message) -> None:
         """Write one Singer message to stdout."""
+        if self._target_stopped:
+            return
         try:
             super().write_message(message)
         except BrokenPipeError:
+            self._target_stopped = True
             raise TargetStoppedError from None
 
 
