@@ -20,7 +20,13 @@ from tap_indigo_analytics.cli import (
     with_file_options,
 )
 from tap_indigo_analytics.client import IndigoStream, utc_today
-from tap_indigo_analytics.inputs import InputError, load_config, load_json_object
+from tap_indigo_analytics.inputs import (
+    ENV,
+    InputError,
+    environment_config,
+    load_config,
+    load_json_object,
+)
 from tap_indigo_analytics.ratelimit import RequestBudget
 from tap_indigo_analytics.redact import redact_values
 from tap_indigo_analytics.settings import (
@@ -149,10 +155,16 @@ class TapIndigoAnalytics(Tap):
     def cb_config(
         cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
     ) -> _ConfigInput:
-        """``--config`` files and ``ENV``, read with errors that name the file or variable."""
-        schema = cls.config_jsonschema
-        cls.append_builtin_config(schema)
-        return _ConfigInput(load_config(value, schema, cls._env_var_prefix))
+        """``--config`` files, read with errors that name the file; ``ENV`` as in the SDK."""
+        files = [source for source in value if source != ENV]
+        return _ConfigInput(load_config(files, cls.config_jsonschema), parse_env=ENV in value)
+
+    @property
+    def _env_var_config(self) -> dict[str, t.Any]:
+        """``TAP_INDIGO_ANALYTICS_*`` variables; a bad one is one line naming it (inputs.py)."""
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        return environment_config(schema, self._env_var_prefix)
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
@@ -179,7 +191,7 @@ class TapIndigoAnalytics(Tap):
             config=config.config,
             state=load_json_object(state, "state") if state else None,
             catalog=_catalog(catalog) if catalog else None,
-            parse_env_config=False,
+            parse_env_config=config.parse_env,
             validate_config=True,
         )
         tap.sync_all()
