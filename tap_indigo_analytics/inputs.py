@@ -2,9 +2,10 @@
 
 One loader for ``--config``, ``--state`` and ``--catalog`` (the Singer tap, the contract
 check, and any other face), and one reader of ``TAP_INDIGO_ANALYTICS_*`` variables for
-``--config ENV`` (the tap's ``_env_var_config`` hook and the contract check). A missing, unreadable or malformed input is an :class:`InputError`
-whose ``str`` is one line naming the file or variable and what is wrong with it (with
-line and column for bad JSON). A value is never quoted when it could hold a token.
+``--config ENV`` (the tap's ``_env_var_config`` hook and the contract check). A missing,
+unreadable or malformed input is an :class:`InputError` whose ``str`` is one line naming
+the file or variable and what is wrong with it (with line and column for bad JSON). A
+value is never quoted when it could hold a token.
 
 The SDK's own readers (``read_json_file``, ``parse_environment_config``) raise bare
 ``FileNotFoundError``/``JSONDecodeError``/``ValueError`` tracebacks that name neither
