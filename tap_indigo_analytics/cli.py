@@ -8,7 +8,6 @@ turns those into one ERROR line naming the thing at fault, and a non-zero exit.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import os
@@ -64,7 +63,6 @@ class StdoutWriter(MsgSpecWriter):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending = bytearray()
-        atexit.register(self._flush_at_exit)
 
     def write_message(self, message: Message) -> None:
         """Queue one Singer message; write everything out when it is a STATE."""
@@ -88,9 +86,12 @@ class StdoutWriter(MsgSpecWriter):
         finally:
             self._pending.clear()
 
-    def _flush_at_exit(self) -> None:
-        # A run always ends on a STATE, so this writes only what an odd path left; a
-        # target gone by then was told about already, or the run failed anyway.
+    def flush_at_exit(self) -> None:
+        """Write out what is left when the command ends (the CLI registers this).
+
+        A sync always ends on a STATE, so this only writes what a failed run left; a
+        target gone by then was told about already, or the run failed anyway.
+        """
         with contextlib.suppress(TargetStoppedError, OSError, ValueError):
             self.flush()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import signal
 import sys
 import time
@@ -235,6 +236,8 @@ class TapIndigoAnalytics(Tap):
             parse_env_config=config.parse_env,
             validate_config=True,
         )
+        if isinstance(tap.message_writer, StdoutWriter):
+            atexit.register(tap.message_writer.flush_at_exit)
         tap.sync_all()
 
 

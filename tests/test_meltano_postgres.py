@@ -32,7 +32,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from tap_indigo_analytics.settings import DEFAULT_LOOKBACK_DAYS
+from tap_indigo_analytics.schema import DEFAULT_LOOKBACK_DAYS
 from tests.conftest import STREAMS, WORKSPACES, assert_no_secret, today, workspace_config
 from tests.emulator import Emulator
 
