@@ -28,7 +28,7 @@ def stream_state(day: str) -> dict[str, Any]:
     }
 
 
-def per_stream(name: str, state: dict[str, Any]) -> dict[str, Any]:
+def per_stream(name: str, state: Any) -> dict[str, Any]:
     return {
         "type": "STREAM",
         "stream": {"stream_descriptor": {"name": name}, "stream_state": state},
