@@ -22,6 +22,9 @@ from airbyte_protocol.models import AirbyteMessage, Type  # type: ignore[import-
 
 from tests.conftest import assert_no_secret, today
 
+#: PyAirbyte's own virtualenv (``make .venv-pyairbyte/.installed``; ``make test`` builds it).
+PYAIRBYTE_PYTHON = Path(__file__).resolve().parent.parent / ".venv-pyairbyte" / "bin" / "python"
+
 #: The payload key of each message type.
 PAYLOAD = {
     "SPEC": "spec",
