@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
@@ -169,3 +171,13 @@ def test_a_bad_credentials_choice_is_a_one_line_config_error() -> None:
     assert error["failure_type"] == "config_error"
     assert "credentials.setup" in error["message"]
     assert "\n" not in error["message"]
+
+
+def test_the_readmes_config_example_fits_the_form(connection: dict[str, Any]) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Use from Airbyte", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```json\n(.*?)```", section, re.S)
+    assert match, "the README's Airbyte section shows no config.json"
+    example = json.loads(match.group(1))
+    jsonschema.Draft7Validator(connection).validate(example)
+    assert to_tap_config(example)["project_id"] == "my-workspace-id"
