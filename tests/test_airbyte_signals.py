@@ -13,6 +13,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -107,6 +108,8 @@ def assert_read_ended_cleanly(stopped: Stopped, streams: tuple[str, ...], signum
         return  # stopped before the read began: there is nothing to close
     last = {stream: run.statuses(stream)[-1:] for stream in streams}
     assert all(s in (["COMPLETE"], ["INCOMPLETE"]) for s in last.values()), last
+    if not run.errors() and all(s == ["COMPLETE"] for s in last.values()):
+        return  # stopped after its last message: the read is whole
     assert ["INCOMPLETE"] in last.values(), "a stopped read must not look finished"
     (error,) = run.errors()
     assert error["failure_type"] == "transient_error"
@@ -176,3 +179,49 @@ def test_ctrl_c_mid_read_ends_it_by_sigint(
     assert stopped.run.returncode == -signal.SIGINT
     assert_read_ended_cleanly(stopped, STREAMS, signal.SIGINT)
     assert stopped.run.errors()
+
+
+#: A process whose main thread swallows the stop and carries on (as a library's broad
+#: ``except BaseException`` would): only the watchdog can end it.
+STUBBORN = """
+import sys, time
+from tap_indigo_analytics.airbyte import signals
+
+signals.install()
+signals.on_force(lambda: print("last words", flush=True))
+print("ready", flush=True)
+
+def carry_on():
+    while True:
+        try:
+            time.sleep(0.05)
+        except BaseException:
+            pass
+
+while True:  # the stop may also land between the inner loop's statements
+    try:
+        carry_on()
+    except BaseException:
+        pass
+"""
+
+
+def test_the_watchdog_ends_a_process_that_ignores_the_stop() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True, env=os.environ
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        time.sleep(0.2)  # into its loop
+        proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        proc.wait(timeout=GONE_WITHIN_S)
+        gone_after = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGTERM
+    assert proc.stdout.read() == "last words\n"
+    assert gone_after >= 0.9  # the orderly path had its second first

@@ -63,11 +63,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Stopped by SIGTERM or SIGINT, the process ends by that signal (see ``signals``).
     """
-    signals.install()
     try:
-        return _run(argv)
+        signals.install()
+        code = _run(argv)
+        # Everything is written: a signal from now on (as PyAirbyte sends once it has its
+        # answer, maybe while this interpreter shuts down) simply ends the process.
+        signals.uninstall()
     except signals.Terminated as stop:
         signals.die(stop.signum)
+    return code
 
 
 def _run(argv: Sequence[str] | None) -> int:

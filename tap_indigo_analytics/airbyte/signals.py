@@ -2,15 +2,18 @@
 
 Airbyte clients stop a source with SIGTERM (PyAirbyte does as soon as it has its
 answer) and accept only "exit 0" or "killed by SIGTERM" (-15) as a clean end.
-The handler therefore does no I/O at all - writing from it deadlocked on the
-output lock the interrupted main thread held - and only raises ``Terminated`` on
-the main thread. The code it unwinds through releases its locks, ``read``
-closes its streams as INCOMPLETE, and ``die`` ends the process by the signal
-itself (so the exit status says what happened: -15, or 143 in a shell).
+The handler therefore takes no lock and does no I/O - the SDK's handler logged,
+and deadlocked on the output lock the interrupted main thread held - it only
+raises ``Terminated`` on the main thread. The code it unwinds through releases
+its locks, ``read`` closes its streams as INCOMPLETE, and ``die`` ends the
+process by the signal itself (-15, or 143 in a shell).
 
-Should the unwinding hang (a swallowed exception, a worker pool that waits for a
+Should the unwinding hang (a swallowed exception, a worker pool waiting for a
 slow request), a watchdog thread runs the registered last words and kills the
-process after ``FORCE_AFTER_S``.
+process ``FORCE_AFTER_S`` after the signal. It is started up front and woken
+through ``signal.set_wakeup_fd`` - the interpreter's own async-signal-safe
+channel - because starting a thread inside a handler can deadlock on the
+threading module's locks when the signal lands in ``Thread.start``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +33,7 @@ FORCE_AFTER_S = 1.0
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 _received: int | None = None
+_watching = False
 _last_words: list[Callable[[], None]] = []
 
 
@@ -45,44 +48,63 @@ class Terminated(BaseException):
 def install() -> None:
     """Handle SIGTERM and SIGINT here (again: building a tap installs the SDK's handlers).
 
-    A no-op once a signal was received, as the default action must stay in place then.
+    Call on the main thread. A no-op once a signal was received: from then on the
+    default action stays, so a second signal kills at once.
     """
-    if _received is None:
-        for signum in SIGNALS:
-            signal.signal(signum, _handle)
+    global _watching
+    if _received is not None:
+        return
+    if not _watching:
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        threading.Thread(
+            target=_watchdog, args=(read_end,), daemon=True, name="signal-watchdog"
+        ).start()
+        _watching = True
+    for signum in SIGNALS:
+        signal.signal(signum, _handle)
+
+
+def uninstall() -> None:
+    """Give SIGTERM and SIGINT their default action back (end the process at once)."""
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def on_force(callback: Callable[[], None]) -> None:
-    """Have the watchdog call ``callback`` (without blocking for long) before it kills."""
+    """Have the watchdog call ``callback`` (which must not block for long) before it kills."""
     _last_words.append(callback)
 
 
 def _handle(signum: int, frame: FrameType | None) -> None:
     global _received
     _received = signum
-    # A second signal now kills at once, as users expect from a second Ctrl-C.
-    for each in SIGNALS:
-        signal.signal(each, signal.SIG_DFL)
-    threading.Thread(target=_watchdog, args=(signum,), daemon=True, name="sigterm").start()
+    uninstall()
     raise Terminated(signum)
 
 
-def _watchdog(signum: int) -> None:
+def _watchdog(read_end: int) -> None:
+    while True:
+        woken = os.read(read_end, 64)
+        ours = [signum for signum in woken if signum in SIGNALS]
+        if ours:
+            break
     time.sleep(FORCE_AFTER_S)
     for callback in _last_words:
         with contextlib.suppress(Exception):  # nothing may stop the kill
             callback()
-    die(signum)
+    die(ours[0])
 
 
 def die(signum: int) -> NoReturn:
-    """End the process by ``signum`` with its default action (so -15 for SIGTERM)."""
-    for stream in (sys.__stdout__, sys.__stderr__):
-        # A closed or broken pipe: nothing left to flush to.
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            stream.flush()  # type: ignore[union-attr]
+    """End the process by ``signum`` with its default action (so -15 for SIGTERM).
+
+    No flush: every message was flushed as it was written, and flushing here could
+    wait on a stream's lock held by a stuck main thread.
+    """
     if threading.current_thread() is threading.main_thread():
         signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
-    time.sleep(1)  # the signal is delivered before this ends; exit anyway should it not be
+    time.sleep(1)  # delivered before this ends; should the signal not kill, exit anyway
     os._exit(128 + signum)
