@@ -54,8 +54,13 @@ def run_and_signal(
     catalog: dict[str, Any] | None,
     after: float | None,
     signum: int = signal.SIGTERM,
+    *,
+    once_printed: str | None = None,
 ) -> Stopped:
-    """Start ``command``, send ``signum`` ``after`` seconds in (unless it ended), wait for it."""
+    """Start ``command``, send ``signum`` ``after`` seconds in (unless it ended), wait for it.
+
+    With ``once_printed``, the seconds count from when its stdout first shows that text.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         args = source_command(command) + write_inputs(tmp, config, catalog, None)
         out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
@@ -64,6 +69,8 @@ def run_and_signal(
             proc = subprocess.Popen(args, stdout=out, stderr=err, env=os.environ)
             try:
                 signalled = False
+                if once_printed is not None:
+                    wait_for_text(out_path, once_printed, proc)
                 if after is not None:
                     time.sleep(after)
                     if proc.poll() is None:
@@ -78,6 +85,15 @@ def run_and_signal(
                     proc.wait()
         run = finish_run(proc.returncode, out_path.read_text(), err_path.read_text(), config)
     return Stopped(run, signalled, gone_after)
+
+
+def wait_for_text(path: Path, text: str, proc: subprocess.Popen[bytes]) -> None:
+    """Return once ``path`` holds ``text`` (fails if the process ends or a minute passes)."""
+    deadline = time.monotonic() + 60
+    while text not in path.read_text():
+        assert proc.poll() is None, f"ended before printing {text!r}"
+        assert time.monotonic() < deadline, f"never printed {text!r}"
+        time.sleep(0.01)
 
 
 def protocol_messages(run: SourceRun) -> list[dict[str, Any]]:
@@ -172,8 +188,8 @@ def test_ctrl_c_mid_read_ends_it_by_sigint(
     slow_read: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
     config, catalog = slow_read
-    # Past start-up (under a second) and before the end (several seconds).
-    stopped = run_and_signal("read", config, catalog, 1.5, signal.SIGINT)
+    # Once the read is under way, and long before its end (several seconds).
+    stopped = run_and_signal("read", config, catalog, 0.2, signal.SIGINT, once_printed='"RECORD"')
     assert stopped.signalled
     assert stopped.gone_after_s < GONE_WITHIN_S
     assert stopped.run.returncode == -signal.SIGINT
