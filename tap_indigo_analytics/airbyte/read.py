@@ -266,7 +266,11 @@ def read(
         raise
     except Exception as exc:  # every failure becomes one TRACE ERROR
         stream = translator.current
-        translator.close_all()
-        output.error(exc, failure_type=failure_type(exc), stream=stream)
+        try:
+            translator.close_all()
+            output.error(exc, failure_type=failure_type(exc), stream=stream)
+        except signals.Terminated:  # stopped while closing: still close every stream
+            translator.close_all()
+            raise
         return 1
     return 0
