@@ -34,6 +34,7 @@ _WORKSPACE_KEYS = ("pat", "project_id", "workspaces")
 ONE_WORKSPACE = "one_workspace"
 SEVERAL_WORKSPACES = "several_workspaces"
 
+_PAT_DESCRIPTION = "The workspace's Indigo personal access token, with or without its `pat-`."
 _DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _PROJECT_ID_EXAMPLE = "my-workspace-id"
 #: Examples for settings whose default is not example enough; others show their default.
@@ -95,7 +96,8 @@ def _setting(key: str, prop: Mapping[str, t.Any]) -> JSON:
 
 def _credentials() -> JSON:
     tap = _TAP_SCHEMA["properties"]
-    pat = {**_plain(tap["pat"]), "order": 2}
+    # The tap's descriptions compare the two ways; in the form each option stands alone.
+    pat = {**_plain(tap["pat"]), "description": _PAT_DESCRIPTION, "order": 2}
     project_id = {**_plain(tap["project_id"]), "examples": [_PROJECT_ID_EXAMPLE], "order": 1}
     item = _plain(tap["workspaces"]["items"])
     item_props = item["properties"]
@@ -108,10 +110,17 @@ def _credentials() -> JSON:
     item_props["pat"] = {
         **_plain(item_props["pat"]),
         "title": "Personal access token",
+        "description": _PAT_DESCRIPTION,
         "airbyte_secret": True,
         "order": 1,
     }
-    workspaces = {**_plain(tap["workspaces"]), "items": item, "minItems": 1, "order": 1}
+    workspaces = {
+        **_plain(tap["workspaces"]),
+        "description": "Each workspace with its own token (a token belongs to one workspace).",
+        "items": item,
+        "minItems": 1,
+        "order": 1,
+    }
     return {
         "title": "Workspaces and tokens",
         "description": "One workspace and its token, or several workspaces, each with its own.",
