@@ -34,7 +34,9 @@ _WORKSPACE_KEYS = ("pat", "project_id", "workspaces")
 ONE_WORKSPACE = "one_workspace"
 SEVERAL_WORKSPACES = "several_workspaces"
 
-_PAT_DESCRIPTION = "The workspace's Indigo personal access token, with or without its `pat-`."
+_PAT_DESCRIPTION = (
+    "The workspace's Indigo personal access token, with or without the `pat-` prefix."
+)
 _DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _PROJECT_ID_EXAMPLE = "my-workspace-id"
 #: Examples for settings whose default is not example enough; others show their default.
