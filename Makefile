@@ -9,7 +9,7 @@ MELTANO_VENV := .venv-meltano
 MELTANO := $(MELTANO_VENV)/bin/meltano
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test lint pytest bench docs clean airbyte-constraints
+.PHONY: setup demo test lint pytest bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,7 @@ $(PYAIRBYTE_VENV)/.installed: airbyte/pyairbyte-constraints.txt
 pytest: $(PYAIRBYTE_VENV)/.installed
 
 # The exact versions the Airbyte image installs, from the tested environment.
+.PHONY: airbyte-constraints
 airbyte-constraints: $(VENV)/.installed
 	$(PY) -m scripts.airbyte_constraints
 
