@@ -50,9 +50,11 @@ def tables(cache_path: str) -> dict[str, Any]:
             ).fetchall()
         ]
         for name in names:
-            rows, keys = db.execute(
+            counts = db.execute(
                 f"select count(*), count(distinct ({', '.join(KEY)})) from main.{name}"
             ).fetchone()
+            assert counts is not None  # an aggregate always has its one row
+            rows, keys = counts
             days = db.execute(f"select distinct date from main.{name}").fetchall()
             latest = db.execute(
                 f"select * from main.{name} where date = (select max(date) from main.{name})"
