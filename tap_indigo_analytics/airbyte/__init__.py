@@ -23,8 +23,8 @@ Usage (the ``source-indigo-analytics`` console script)::
 from __future__ import annotations
 
 from tap_indigo_analytics.airbyte.cli import main
-from tap_indigo_analytics.airbyte.output import InputError
 from tap_indigo_analytics.airbyte.spec import spec, to_tap_config
 from tap_indigo_analytics.airbyte.state import singer_state
+from tap_indigo_analytics.inputs import InputError
 
 __all__ = ["InputError", "main", "singer_state", "spec", "to_tap_config"]

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-import typing as t
 from collections.abc import Sequence
 
 from tap_indigo_analytics.airbyte import signals
 from tap_indigo_analytics.airbyte.check import check, connection_status, discover
 from tap_indigo_analytics.airbyte.output import (
-    InputError,
     LogHandler,
     Output,
     error_message,
@@ -20,6 +17,7 @@ from tap_indigo_analytics.airbyte.output import (
 )
 from tap_indigo_analytics.airbyte.read import read
 from tap_indigo_analytics.airbyte.spec import spec, to_tap_config
+from tap_indigo_analytics.inputs import InputError, load_json_file
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,14 +35,6 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--catalog", required=True, help="ConfiguredAirbyteCatalog")
             command.add_argument("--state", help="JSON array of Airbyte state messages")
     return parser
-
-
-def _load(path: str, what: str) -> t.Any:
-    try:
-        with open(path, encoding="utf-8") as file:
-            return json.load(file)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the {what} file {path!r}: {exc}") from None
 
 
 def _setup_logging(output: Output, *, debug: bool) -> None:
@@ -84,7 +74,7 @@ def _run(argv: Sequence[str] | None) -> int:
         output.write(spec())
         return 0
     try:
-        raw = _load(args.config, "config")
+        raw = load_json_file(args.config, "config")
         if not isinstance(raw, dict):
             raise InputError(f"the config file {args.config!r} must hold a JSON object")
         output.hide(raw)
@@ -95,8 +85,8 @@ def _run(argv: Sequence[str] | None) -> int:
         if args.command == "discover":
             output.write(discover(config))
             return 0
-        catalog = _load(args.catalog, "catalog")
-        state = _load(args.state, "state") if args.state else None
+        catalog = load_json_file(args.catalog, "catalog")
+        state = load_json_file(args.state, "state") if args.state else None
     except Exception as exc:  # unreadable input or invalid config
         if args.command == "check":
             output.write(connection_status("FAILED", error_message(exc)))

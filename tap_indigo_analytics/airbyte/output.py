@@ -17,6 +17,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib.json import serialize_json
 
 from tap_indigo_analytics.errors import AuthenticationError, IndigoError, WorkspaceAccessError
+from tap_indigo_analytics.inputs import InputError
 from tap_indigo_analytics.redact import redact, redact_values
 
 JSON = dict[str, t.Any]
@@ -36,10 +37,6 @@ _LOG_LEVELS = {
     logging.INFO: "INFO",
     logging.DEBUG: "DEBUG",
 }
-
-
-class InputError(Exception):
-    """A file given on the command line is unreadable or not what the protocol says."""
 
 
 def now_ms() -> float:

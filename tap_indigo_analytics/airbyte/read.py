@@ -22,12 +22,12 @@ from tap_indigo_analytics.airbyte.inprocess import CallbackWriter, build_tap
 from tap_indigo_analytics.airbyte.output import (
     JSON,
     TRANSIENT_ERROR,
-    InputError,
     Output,
     failure_type,
 )
 from tap_indigo_analytics.airbyte.spec import FULL_REFRESH, INCREMENTAL
 from tap_indigo_analytics.airbyte.state import singer_state
+from tap_indigo_analytics.inputs import InputError
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.messages import Message

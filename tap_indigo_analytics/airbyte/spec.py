@@ -14,7 +14,8 @@ import copy
 import typing as t
 from collections.abc import Mapping
 
-from tap_indigo_analytics.airbyte.output import JSON, InputError
+from tap_indigo_analytics.airbyte.output import JSON
+from tap_indigo_analytics.inputs import InputError
 from tap_indigo_analytics.settings import CONFIG_SCHEMA
 
 if t.TYPE_CHECKING:

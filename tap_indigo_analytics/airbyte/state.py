@@ -19,7 +19,8 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 
-from tap_indigo_analytics.airbyte.output import JSON, InputError
+from tap_indigo_analytics.airbyte.output import JSON
+from tap_indigo_analytics.inputs import InputError
 
 _MESSAGE_TYPES = {"STREAM", "GLOBAL", "LEGACY", "STATE"}
 
