@@ -33,6 +33,10 @@ from tap_indigo_analytics.windows import Record, Window
 FATAL = (AuthenticationError, WorkspaceAccessError)
 _PROBE_PENDING, _PROBE_RUNNING, _PROBE_DONE = 0, 1, 2
 _WAIT_S = 0.25  # waits wake up this often, so signals reach the main thread promptly
+#: Days (rows) fetched ahead of the writer, at most: memory stays flat with the range and
+#: the concurrency (a 365-day window is ~0.3 MB of rows), while a daily run of thousands
+#: of one-day windows is held back only by the look-ahead in windows.
+MAX_DAYS_AHEAD = 4096
 
 #: Fetches one window; calls its second argument (if any) after the first answer.
 FetchWindow = Callable[[Window, "Callable[[], None] | None"], list[Record]]
@@ -96,6 +100,7 @@ class Prefetcher:
         self._reader = 0  # index of the window the main thread writes or waits for
         self._lowest_unstarted = 0
         self._first_failed = len(self._slots)
+        self._days_ahead = 0  # days of the windows started and not yet handed over
         self._fatal: BaseException | None = None
         self._closed = False
         count = min(workers, len(self._slots))
@@ -139,6 +144,8 @@ class Prefetcher:
                     raise self._fatal
                 records, error = slot.records, slot.error
                 slot.records = None  # handed over: memory stays bounded by the look-ahead
+                self._days_ahead -= slot.window.days
+                self._cv.notify_all()
             if error is not None:
                 raise error
             assert records is not None
@@ -184,10 +191,13 @@ class Prefetcher:
             probe = self._probes[slot.window.project_id]
             if probe == _PROBE_RUNNING:
                 continue
+            if index != self._reader and self._days_ahead + slot.window.days > MAX_DAYS_AHEAD:
+                return None  # in order: nothing later starts before this one fits
             if probe == _PROBE_PENDING:
                 self._probes[slot.window.project_id] = _PROBE_RUNNING
                 slot.probe = True
             slot.started = True
+            self._days_ahead += slot.window.days
             return slot
         return None
 
