@@ -5,7 +5,8 @@ Each cell pairs an ``--about`` start-up with each sync, and judges that sync on 
 bound built on its own start-up: start-up + ⌈requests / concurrency⌉ x latency, or
 the busiest token's budget where that is longer. Cells whose bound exceeds
 ``LONG_S`` run once (the 500-workspace daily run at concurrency 1 alone is ~10 min);
-the others ``--concurrency-repeats`` times. A cell named in ``--skip`` is not run; a
+the others ``--concurrency-repeats`` times, and then the first run's requests are
+replayed by bare clients as many at a time (the floor). A cell named in ``--skip`` is not run; a
 skipped daily cell is extrapolated from the largest daily row measured at the same
 concurrency, and marked so.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.harness import concurrent_bound_s, median, min_requests
+from benchmarks.harness import concurrent_bound_s, median, min_requests, replay_s
 from benchmarks.plan import API_LIMIT, API_WINDOW_S, ConcurrencyRow
 from benchmarks.session import Session, progress, summarize
 from tests.emulator import Faults
@@ -82,6 +83,17 @@ def measure_cell(bench: Session, row: ConcurrencyRow, level: int) -> dict[str, A
     faults = Faults(latency_s=row.latency_ms / 1000, rate_limit=(API_LIMIT, API_WINDOW_S))
     runs, startups = bench.paired(f"{row.label} @ {level}", config, faults, repeats)
     bounds = [work_s + s for s in startups]
+    floor: dict[str, Any] = {}
+    if work_s + bench.startup_s <= LONG_S:
+        # The floor: the same requests from bare clients, as many at a time, plus
+        # start-up; what the emulator and HTTP cost on this machine right now.
+        replay = replay_s(bench.emulator, runs[0].log, workers=level)
+        floor = {
+            "floor_s": replay + median(startups),
+            "wall_over_floor": median(
+                [r.wall_s / (replay + s) for r, s in zip(runs, startups, strict=True)]
+            ),
+        }
     return {
         **base,
         "startup_each_s": [round(s, 4) for s in startups],
@@ -90,6 +102,7 @@ def measure_cell(bench: Session, row: ConcurrencyRow, level: int) -> dict[str, A
         **summarize(runs),
         "wall_over_bound": median([r.wall_s / b for r, b in zip(runs, bounds, strict=True)]),
         "wall_over_bound_each": [round(r.wall_s / b, 3) for r, b in zip(runs, bounds, strict=True)],
+        **floor,
     }
 
 

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -118,6 +119,8 @@ class ProcessRun:
     max_rss_kib: int
     #: Most threads seen at once (sampled every 5 ms; 0 where there is no /proc).
     peak_threads: int = 0
+    #: User + system CPU seconds of the command.
+    cpu_s: float = 0.0
 
 
 def run_process(
@@ -155,10 +158,10 @@ def run_process(
             for handle in (out, err):
                 if not isinstance(handle, int):
                     handle.close()
-        wall, rss, threads = result.read_text().split()
+        wall, rss, threads, cpu = result.read_text().split()
     # ru_maxrss is in KiB on Linux (bytes on macOS).
     max_rss = int(rss) // 1024 if sys.platform == "darwin" else int(rss)
-    return ProcessRun(returncode, float(wall), max_rss, int(threads))
+    return ProcessRun(returncode, float(wall), max_rss, int(threads), float(cpu))
 
 
 def measure_startup(command: Sequence[str], repeats: int) -> list[float]:
@@ -185,6 +188,9 @@ class SyncRun:
     #: STATE messages on stdout and their bytes (newlines included).
     state_messages: int = 0
     state_bytes: int = 0
+    #: CPU seconds of the tap, and of this process meanwhile (the emulator, mostly).
+    cpu_s: float = 0.0
+    emulator_cpu_s: float = 0.0
     log: list[LoggedRequest] = field(default_factory=list, repr=False)
 
 
@@ -201,6 +207,7 @@ def run_sync(
 ) -> SyncRun:
     """Run one sync with ``config`` (the emulator's log is cleared first) and measure it."""
     emulator.clear_log()
+    before = resource.getrusage(resource.RUSAGE_SELF)
     with tempfile.TemporaryDirectory(prefix="tap-indigo-bench-") as tmp:
         config_path = Path(tmp, "config.json")
         config_path.write_text(json.dumps(config))
@@ -214,6 +221,7 @@ def run_sync(
         if run.returncode != 0:
             tail = stderr.read_text(errors="replace")[-3000:]
             raise TapFailedError(f"tap exited {run.returncode}; stderr ends with:\n{tail}")
+        after = resource.getrusage(resource.RUSAGE_SELF)
         output = scan_output(stdout)
     log = emulator.requests()
     return SyncRun(
@@ -226,13 +234,17 @@ def run_sync(
         peak_threads=run.peak_threads,
         state_messages=output.state_messages,
         state_bytes=output.state_bytes,
+        cpu_s=run.cpu_s,
+        emulator_cpu_s=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
     )
 
 
-def replay_s(emulator: Emulator, log: Sequence[LoggedRequest]) -> float:
-    """Seconds a bare HTTP client takes for exactly these requests (``benchmarks/replay.py``)."""
+def replay_s(emulator: Emulator, log: Sequence[LoggedRequest], workers: int = 1) -> float:
+    """Seconds a bare HTTP client takes for exactly these requests, ``workers`` at a time
+    (``benchmarks/replay.py``)."""
     plan = {
         "base_url": emulator.base_url,
+        "workers": workers,
         "requests": [
             [entry.path, entry.params, emulator.workspaces[entry.project_id or ""]] for entry in log
         ],

@@ -7,7 +7,8 @@ time (the old memory map's high-water mark survives ``exec``). The benchmark
 process holds the emulator and grows past the tap's own size, so it would leak
 into the tap's figure; this launcher is a bare interpreter (about 10 MiB, far
 below the tap) that spawns the tap, reaps it with ``os.wait4`` and writes
-``"<wall seconds> <ru_maxrss> <peak threads>"`` to RESULT_FILE. A sampler thread
+``"<wall seconds> <ru_maxrss> <peak threads> <CPU seconds>"`` to RESULT_FILE
+(CPU: user + system time of the command, all its threads). A sampler thread
 reads ``Threads:`` of ``/proc/<pid>/status`` every 5 ms while the command runs (0
 where there is no ``/proc``); the main thread blocks in ``wait4``, so the wall time
 is not rounded to the sampling period. It imports nothing beyond the standard
@@ -38,7 +39,8 @@ def sample_threads(pid: int, done: threading.Event, peak: list[int]) -> None:
 
 
 def main() -> int:
-    """Run ``sys.argv[2:]``; write wall time, ru_maxrss and peak threads to ``sys.argv[1]``."""
+    """Run ``sys.argv[2:]``; write wall time, ru_maxrss, peak threads and CPU time to
+    ``sys.argv[1]``."""
     result, command = sys.argv[1], sys.argv[2:]
     done, peak = threading.Event(), [0]
     started = time.perf_counter()
@@ -50,7 +52,8 @@ def main() -> int:
     done.set()
     sampler.join()
     with open(result, "w") as handle:
-        handle.write(f"{wall} {usage.ru_maxrss} {peak[0]}\n")
+        cpu = usage.ru_utime + usage.ru_stime
+        handle.write(f"{wall} {usage.ru_maxrss} {peak[0]} {cpu}\n")
     return os.waitstatus_to_exitcode(status)
 
 

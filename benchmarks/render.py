@@ -201,8 +201,12 @@ CONCURRENCY_NOTE = (
     "and workspace. bound = start-up + ⌈requests / concurrency⌉ x latency, or the busiest "
     "token's budget where longer (never here: at most 60 requests per token); each sync is "
     "judged on the start-up of an `--about` run just before it, wall/bound is the median "
-    "of those ratios. threads: most threads of the tap process seen at once (sampled "
-    "every 5 ms). STATE: bytes of all STATE lines on stdout (messages)."
+    "of those ratios. floor = the first run's requests replayed by bare `requests` "
+    "sessions, as many at a time, + start-up (cells whose bound is under 30 s): the "
+    "emulator's and HTTP's own time on this machine at that moment. threads: most "
+    "threads of the tap process seen at once (sampled every 5 ms). STATE: bytes of all "
+    "STATE lines on stdout (messages). CPU: user + system seconds of the tap process, "
+    "and of the benchmark process (the emulator) meanwhile; the machine has 2 cores."
 )
 
 
@@ -214,7 +218,10 @@ def _cell_figures(cell: dict[str, Any]) -> list[str]:
             f"~{cell['wall_s']:.1f} (extrapolated from {cell['extrapolated_from']})",
             f"{cell['bound_s']:.2f}",
             f"~{cell['wall_over_bound']:.2f}",
+            "",
+            "",
             "not run",
+            "",
             "",
             "",
         ]
@@ -225,9 +232,12 @@ def _cell_figures(cell: dict[str, Any]) -> list[str]:
         f"{cell['wall_s']:.2f}" + (f" (median of {runs})" if runs > 1 else ""),
         f"{cell['bound_s']:.2f}",
         f"{cell['wall_over_bound']:.2f}",
+        f"{cell['floor_s']:.2f}" if "floor_s" in cell else "",
+        f"{cell['wall_over_floor']:.2f}" if "floor_s" in cell else "",
         f"{cell['max_rss_mib']:.1f}",
         str(cell["peak_threads"]),
         f"{cell['state_bytes']:,.0f} ({cell['state_messages']:g})",
+        f"{cell['cpu_s']:.2f} + {cell['emulator_cpu_s']:.2f}",
     ]
 
 
@@ -251,9 +261,12 @@ def concurrency_table(rows: Sequence[dict[str, Any]]) -> str:
                 "wall s",
                 "bound s",
                 "wall/bound",
+                "floor s",
+                "wall/floor",
                 "peak RSS MiB",
                 "threads",
                 "STATE bytes (messages)",
+                "CPU s tap + emulator",
             ],
             lines,
         )

@@ -61,7 +61,8 @@ class Session:
         progress(
             f"  {label}: {run.requests} requests, {run.wall_s:.2f} s, "
             f"{run.max_rss_kib / 1024:.1f} MiB, {run.records} records, "
-            f"{run.peak_threads} threads, {run.state_bytes:,} STATE bytes"
+            f"{run.peak_threads} threads, {run.state_bytes:,} STATE bytes, "
+            f"CPU {run.cpu_s:.2f} s tap + {run.emulator_cpu_s:.2f} s emulator"
         )
         return run
 
@@ -110,6 +111,8 @@ def summarize(runs: Sequence[SyncRun]) -> dict[str, Any]:
         "state_messages": median([r.state_messages for r in runs]),
         "state_bytes": median([r.state_bytes for r in runs]),
         "state_bytes_each": [r.state_bytes for r in runs],
+        "cpu_s": median([r.cpu_s for r in runs]),
+        "emulator_cpu_s": median([r.emulator_cpu_s for r in runs]),
         "status_max": {str(k): v for k, v in sorted(statuses.items())},
         "rate_limited_429": max(r.statuses.get(429, 0) for r in runs),
     }
