@@ -9,7 +9,7 @@ MELTANO_VENV := .venv-meltano
 MELTANO := $(MELTANO_VENV)/bin/meltano
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test lint pytest bench docs clean
+.PHONY: setup demo report test lint pytest bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ setup: $(VENV)/.installed .meltano/.installed
 
 demo: setup
 	$(PY) -m scripts.demo
+
+# The KPI marts (transform/) as output/report.html; reads DBT_DUCKDB_PATH like dbt-duckdb.
+report: $(VENV)/.installed
+	$(PY) -m scripts.report
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -22,6 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from scripts.report import ReportError, build_marts_and_report
 from tests.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"Indigo API emulator on {emulator.base_url} (workspace {DEMO_WORKSPACE})")
         (run_singer if args.singer else run_meltano)(emulator)
-    except DemoError as exc:
+        if not args.singer:
+            build_marts_and_report(clean_env(), DUCKDB_FILE)  # dbt marts + output/report.html
+    except (DemoError, ReportError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     finally:

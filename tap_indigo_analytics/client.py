@@ -38,6 +38,7 @@ from tap_indigo_analytics.pagination import CursorPaginator
 from tap_indigo_analytics.records import RecordBuilder, fields_of
 from tap_indigo_analytics.redact import redact
 from tap_indigo_analytics.settings import MAX_DAYS_PER_REQUEST, Settings
+from tap_indigo_analytics.state import IndexedStateManager
 from tap_indigo_analytics.transport import MAX_BODY_BYTES, BodyTooLargeError
 from tap_indigo_analytics.windows import Record, Window, read_window
 
@@ -130,6 +131,7 @@ class IndigoStream(RESTStream[str | None]):
             *self.metrics,
         ).to_dict()
         super().__init__(tap=tap, schema=schema)
+        self.logger.addFilter(_partition_start_to_debug)
         self._tap_ref = tap
         self.stats = StreamStats()
         self._dry_run_records = 0
@@ -168,6 +170,20 @@ class IndigoStream(RESTStream[str | None]):
         if next_page_token:
             params[self.cursor_param] = next_page_token
         return params
+
+    @property
+    def state_manager(self) -> IndexedStateManager:
+        """The SDK's state manager, finding partitions by workspace in O(1) (state.py)."""
+        if self._state_manager is None:
+            self._state_manager = IndexedStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self._tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+            )
+        return t.cast("IndexedStateManager", self._state_manager)
 
     @cached_property
     def builder(self) -> RecordBuilder:
@@ -331,8 +347,7 @@ class IndigoStream(RESTStream[str | None]):
         if is_connect_failure(exc):
             parts = urlsplit(self.url_base)
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            what = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "failed"
-            return f"connecting to {parts.scheme}://{parts.hostname}:{port} {what}"
+            return f"could not connect to {parts.scheme}://{parts.hostname}:{port} ({_why(exc)})"
         if isinstance(exc, requests.exceptions.Timeout):
             return f"the request timed out ({redact(exc)})"
         if isinstance(exc, requests.exceptions.ConnectionError):
@@ -418,6 +433,30 @@ class IndigoStream(RESTStream[str | None]):
     def write_state_message(self) -> None:
         """Write a STATE now (the tap calls this at most once per ``state_interval_seconds``)."""
         self._write_state_message()
+
+
+def _why(exc: BaseException) -> str:
+    """Why a connection could not be made, in words."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "timed out"
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "unknown host"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError) and "refused" in str(reason):
+        return "connection refused"
+    return type(reason or exc).__name__
+
+
+def _partition_start_to_debug(record: logging.LogRecord) -> bool:
+    """Keep the SDK's one-line-per-partition start message at DEBUG.
+
+    At thousands of workspaces it is thousands of INFO lines, each a write on the main
+    thread; the stream's summary line (StreamStats) says what a reader needs.
+    """
+    if record.levelno == logging.INFO and str(record.msg).startswith("Starting incremental sync"):
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+    return True
 
 
 class StreamStats:

@@ -356,15 +356,15 @@ def test_broken_responses_are_retried(
 
 
 def test_read_timeout_is_retried(emulator: Emulator) -> None:
-    emulator.faults = Faults(slow_on=frozenset({3}), slow_s=4.0)
+    emulator.faults = Faults(slow_on=frozenset({3}), slow_s=10.0)
     started = time.monotonic()
     run = run_tap(small_config(emulator, request_timeout=1))
     elapsed = time.monotonic() - started
     assert run.returncode == 0, run.stderr[-3000:]
     assert_complete(emulator, run)
-    assert elapsed < 4.0, "the tap must not wait for the slow answer"
+    assert elapsed < 9.0, "the tap must not wait for the slow answer"
 
-    log = wait_for_log(emulator, BASELINE + 1)  # the slow request is logged when it ends
+    log = wait_for_log(emulator, BASELINE + 1, timeout=12)  # logged when the slow one ends
     assert len(log) == BASELINE + 1
     retried_same_request(log, log[2])
     retries = [line for line in run.stderr.splitlines() if "retrying in" in line]

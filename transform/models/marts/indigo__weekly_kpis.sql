@@ -1,0 +1,1 @@
+{{ indigo_period_kpis('week') }}
