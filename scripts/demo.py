@@ -4,14 +4,16 @@
     python -m scripts.demo --singer   # plain Singer: the tap CLI into a JSONL file
 
 The emulator (tests/emulator.py) runs in this process with its demo workspace. The
-Meltano run uses the project's `dev` environment; its state lives in Meltano's system
-database, so running the demo again is an incremental run that re-reads only today.
+Meltano run uses the project's `demo` environment; its state lives in Meltano's system
+database, so running the demo again is an incremental run that re-reads only the last
+days (`lookback_days`).
 Run from the repository root after ``make setup``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import subprocess
@@ -34,7 +36,7 @@ DUCKDB_PYTHON = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin"
 DEMO_WORKSPACE = "demo-workspace"
 # The emulator's demo token (tests/emulator.py): it opens nothing real.
 DEMO_TOKEN = "demo-token"
-PREFERRED_PORT = 8787  # the port meltano.yml's dev environment names
+PREFERRED_PORT = 8787  # the port meltano.yml's demo environment names
 
 # Runs in the target-duckdb plugin's own venv: the tap's venv has no duckdb.
 _SUMMARY_SQL = """
@@ -72,13 +74,15 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def describe_requests(emulator: Emulator) -> str:
-    """How many API requests the run made, and which days they covered."""
+    """How many API requests the run made, which days they covered, and what kind of run."""
     log = emulator.requests()
     if not log:
         return "0 API requests"
     first = min(r.params.get("from", "") for r in log)
     last = max(r.params.get("to", "") for r in log)
-    kind = "incremental: today only" if first == emulator.today().isoformat() else "full sync"
+    # The tap's default range is the last 365 days; a bookmark makes it the last few.
+    full_range_start = (emulator.today() - dt.timedelta(days=364)).isoformat()
+    kind = "full sync" if first <= full_range_start else "incremental: the last days only"
     return f"{len(log)} API requests, from {first} to {last} (exclusive) — {kind}"
 
 
@@ -89,7 +93,7 @@ def run_meltano(emulator: Emulator) -> None:
             raise DemoError(f"{needed.relative_to(ROOT)} is missing: run `make setup` first")
     OUTPUT.mkdir(exist_ok=True)  # target-duckdb does not create the folder
     log_path = OUTPUT / "demo-meltano.log"
-    env = clean_env(MELTANO_ENVIRONMENT="dev", TAP_INDIGO_ANALYTICS_BASE_URL=emulator.base_url)
+    env = clean_env(MELTANO_ENVIRONMENT="demo", TAP_INDIGO_ANALYTICS_BASE_URL=emulator.base_url)
     command = [str(MELTANO), "run", "tap-indigo-analytics", "target-duckdb"]
     if not DUCKDB_FILE.exists():
         # Meltano's saved bookmark would make this run incremental into an empty file
@@ -127,7 +131,7 @@ def run_meltano(emulator: Emulator) -> None:
     print_table({name: (rows, first, last) for name, (rows, first, last) in tables.items()})
     print(f"DuckDB file: {DUCKDB_FILE} (schema {DUCKDB_SCHEMA}; rows keyed by project_id, date)")
     print(f"Meltano log: {log_path.relative_to(ROOT)}")
-    print("Run `make demo` again: the next run is incremental and re-reads only today.")
+    print("Run `make demo` again: the next run is incremental and re-reads only the last days.")
 
 
 def run_singer(emulator: Emulator) -> None:

@@ -1,4 +1,4 @@
-"""Live contract check: does the real API still answer as ``api-contract.md`` says?
+"""Live contract check: does the real API still answer as ``docs/api-contract.md`` says?
 
 Several parts of the contract are [inferred] (paths, envelope keys, field names).
 This asks each of the six endpoints once, with the tap's own config, for the last
@@ -11,36 +11,33 @@ It reads the endpoint table from the stream classes and the envelope rules from
 
 Exit status: 0 when every endpoint matches, 1 when one does not, 2 on a bad config.
 No retries, on purpose: the point is to see what the API answers. The token is
-never printed (every line is also scrubbed of it, in case a server echoes it).
+never printed (every line goes through ``redact()``, in case a server echoes it).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import sys
 import typing as t
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from pathlib import Path
 from urllib.parse import quote
 
 import requests
 
 from tap_indigo_analytics.envelope import TOTAL_KEYS, parse_page
 from tap_indigo_analytics.errors import ResponseShapeError, TransientAPIError, vendor_message
+from tap_indigo_analytics.inputs import InputError, load_config
 from tap_indigo_analytics.ratelimit import RequestBudgets
+from tap_indigo_analytics.redact import redact
 from tap_indigo_analytics.settings import CONFIG_SCHEMA, Settings, SettingsError, Workspace
 from tap_indigo_analytics.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
-    from tap_indigo_analytics.auth import PATAuth
     from tap_indigo_analytics.client import IndigoStream
 
-ENV_PREFIX = "TAP_INDIGO_ANALYTICS_"
 #: Days asked for: yesterday and today (``to`` is exclusive), in one page.
 DAYS = 2
 
@@ -189,50 +186,6 @@ def _matches(value: object, schema: dict[str, t.Any]) -> bool:
     return isinstance(value, str) and "string" in types
 
 
-def load_config(sources: Sequence[str]) -> dict[str, t.Any]:
-    """Merge JSON config files in order, as the tap does; ``ENV`` reads the environment."""
-    config: dict[str, t.Any] = {}
-    for source in sources:
-        if source == "ENV":
-            config.update(_environment_config())
-            continue
-        try:
-            loaded = json.loads(Path(source).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            # Never echo the file's content: it holds tokens.
-            raise SettingsError(f"cannot read config file {source}: {type(exc).__name__}") from None
-        if not isinstance(loaded, dict):
-            raise SettingsError(f"config file {source} is not a JSON object")
-        config.update(loaded)
-    return config
-
-
-def _environment_config() -> dict[str, t.Any]:
-    """``TAP_INDIGO_ANALYTICS_<SETTING>`` variables (JSON for lists, numbers as numbers)."""
-    config: dict[str, t.Any] = {}
-    for key, schema in CONFIG_SCHEMA["properties"].items():
-        raw = os.environ.get(ENV_PREFIX + key.upper())
-        if raw is None:
-            continue
-        types = schema.get("type", [])
-        if {"array", "object", "integer", "number"} & set(types):
-            try:
-                config[key] = json.loads(raw)
-            except ValueError:
-                raise SettingsError(f"{ENV_PREFIX}{key.upper()} is not valid JSON") from None
-        else:
-            config[key] = raw
-    return config
-
-
-def _scrub(text: str, auths: Sequence[PATAuth]) -> str:
-    """Blank every configured token out of ``text`` (with and without its prefix)."""
-    for auth in auths:
-        token = auth.secret.removeprefix("Bearer pat-")
-        text = text.replace(token, "***")
-    return text
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the check; see the module docstring."""
     parser = argparse.ArgumentParser(
@@ -255,13 +208,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     today = dt.datetime.now(dt.timezone.utc).date()
     try:
-        settings = Settings.parse(load_config(args.config), today=today)
-    except SettingsError as exc:
-        print(f"config error:\n{exc}", file=sys.stderr)
+        settings = Settings.parse(load_config(args.config, CONFIG_SCHEMA), today=today)
+    except (SettingsError, InputError) as exc:
+        # Config values were never registered as tokens: blank them out as they are.
+        for line in str(exc).splitlines():
+            print(redact(line), file=sys.stderr)
         return 2
 
     workspaces = settings.workspaces if args.all_workspaces else settings.workspaces[:1]
-    auths = [w.auth for w in settings.workspaces]
     # Stay under the per-token budget even when many workspaces share a token.
     budgets = RequestBudgets(
         settings.requests_per_minute, window_seconds=settings.rate_limit_window_seconds
@@ -274,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 budgets.acquire(workspace.token_key)
                 outcome = check_endpoint(session, settings, workspace, stream_type, today)
                 outcomes.append(outcome)
-                print(_scrub(outcome.line(), auths), flush=True)
+                print(redact(outcome.line()), flush=True)
 
     failed = [o for o in outcomes if not o.ok]
     if failed:

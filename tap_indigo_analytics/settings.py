@@ -9,169 +9,40 @@ the key, and never echoes a token.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import ipaddress
+import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-from singer_sdk import typing as th
-
 from tap_indigo_analytics.auth import PATAuth
+from tap_indigo_analytics.inputs import json_kind
+from tap_indigo_analytics.schema import (
+    CONFIG_SCHEMA,
+    DEFAULT_BASE_URL,
+    MAX_DAYS_PER_REQUEST,
+    SETTING_NAMES,
+)
 
-DEFAULT_BASE_URL = "https://platform.indigo.ai"
-#: The API's largest page and longest range per request.
-MAX_DAYS_PER_REQUEST = 365
-#: Indigo's documented limit per token.
-DEFAULT_REQUESTS_PER_MINUTE = 100
-#: Days before the bookmark read again by default: the platform refreshes its aggregates
-#: after the fact, and a client's midnight can come before the server's.
-DEFAULT_LOOKBACK_DAYS = 2
-MAX_LOOKBACK_DAYS = 3650
+__all__ = [  # the schema's names are imported from here too
+    "CONFIG_SCHEMA",
+    "DEFAULT_BASE_URL",
+    "MAX_DAYS_PER_REQUEST",
+    "SETTING_NAMES",
+    "Settings",
+    "SettingsError",
+    "Workspace",
+    "unknown_key_warnings",
+]
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BAD_ID_CHARS = re.compile(r"[/?#%\\\s]")
-
-CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
-    th.Property(
-        "pat",
-        th.StringType,
-        secret=True,
-        title="Personal access token",
-        description=(
-            "Indigo personal access token of the workspace `project_id`, with or "
-            "without its `pat-` prefix. Use `workspaces` instead for several workspaces."
-        ),
-    ),
-    th.Property(
-        "project_id",
-        th.StringType,
-        title="Workspace (project) id",
-        description="The workspace to read, as in the API path `/{project_id}/`.",
-    ),
-    th.Property(
-        "workspaces",
-        th.ArrayType(
-            th.ObjectType(
-                th.Property("project_id", th.StringType, required=True),
-                th.Property("pat", th.StringType, required=True, secret=True),
-            )
-        ),
-        title="Workspaces",
-        description=(
-            "Several workspaces, each `{project_id, pat}` (a PAT belongs to one "
-            "workspace). Replaces `pat` and `project_id`."
-        ),
-    ),
-    th.Property(
-        "start_date",
-        th.DateType,
-        title="Start date",
-        description=(
-            "First day to read (YYYY-MM-DD) when there is no bookmark. "
-            "Default: the last 365 days, today included."
-        ),
-    ),
-    th.Property(
-        "end_date",
-        th.DateType,
-        title="End date",
-        description="Last day to read, inclusive (YYYY-MM-DD). Default: today (UTC).",
-    ),
-    th.Property(
-        "lookback_days",
-        th.IntegerType(minimum=0, maximum=MAX_LOOKBACK_DAYS),
-        default=DEFAULT_LOOKBACK_DAYS,
-        title="Lookback days",
-        description=(
-            "Days before the bookmark to read again on incremental runs, 0-3650, so the "
-            "platform's late corrections reach the warehouse. It costs no extra request "
-            "(one request covers up to 365 days). The bookmark day itself is always read again."
-        ),
-    ),
-    th.Property(
-        "page_size",
-        th.IntegerType(minimum=1, maximum=MAX_DAYS_PER_REQUEST),
-        default=MAX_DAYS_PER_REQUEST,
-        title="Page size",
-        description="Days per request (`limit`), 1-365. 365 needs the fewest requests.",
-    ),
-    th.Property(
-        "base_url",
-        th.StringType,
-        default=DEFAULT_BASE_URL,
-        title="Base URL",
-        description="API root. https only, except loopback hosts (the local emulator).",
-    ),
-    th.Property(
-        "requests_per_minute",
-        th.IntegerType(minimum=1),
-        default=DEFAULT_REQUESTS_PER_MINUTE,
-        title="Requests per minute",
-        description="Request budget per token, shared by all streams (Indigo allows 100).",
-    ),
-    th.Property(
-        "rate_limit_window_seconds",
-        th.IntegerType(minimum=1),
-        default=60,
-        title="Rate limit window seconds",
-        description=(
-            "Length of the sliding window `requests_per_minute` applies to (Indigo's is "
-            "60 s). Leave at 60; shorter windows are for tests against the local emulator."
-        ),
-    ),
-    th.Property(
-        "request_timeout",
-        th.IntegerType(minimum=1),
-        default=60,
-        title="Request timeout",
-        description=(
-            "Seconds one try may take in all: connecting, the headers and the whole body. "
-            "A try that runs over counts as a timeout and is retried."
-        ),
-    ),
-    th.Property(
-        "max_concurrency",
-        th.IntegerType(minimum=1, maximum=256),
-        default=8,
-        title="Max concurrency",
-        description=(
-            "Requests in flight at once across all workspaces, 1-256 (1: one at a time). "
-            "Each token still keeps to its own `requests_per_minute`."
-        ),
-    ),
-    th.Property(
-        "state_interval_seconds",
-        th.IntegerType(minimum=1, maximum=3600),
-        default=10,
-        title="State interval seconds",
-        description=(
-            "Emit a STATE message at most this often during a stream, 1-3600 (plus one at "
-            "the end of each stream), so a long run can resume where it stopped."
-        ),
-    ),
-    th.Property(
-        "max_tries",
-        th.IntegerType(minimum=1, maximum=20),
-        default=6,
-        title="Tries per request",
-        description="Attempts per request on 5xx, timeouts and broken responses.",
-    ),
-    th.Property(
-        "backoff_seconds",
-        th.IntegerType(minimum=0),
-        default=2,
-        title="Backoff seconds",
-        description=(
-            "First wait after a transient error; it doubles each try, up to 60 s, "
-            "with ±50 % jitter."
-        ),
-    ),
-).to_dict()
-
 
 _WHOLE_NUMBERS = (
     "lookback_days",
@@ -186,8 +57,27 @@ _WHOLE_NUMBERS = (
 )
 
 
+def unknown_key_warnings(config: Mapping[str, Any], known: Collection[str]) -> list[str]:
+    """A warning per config key the tap does not know (a typo is otherwise silently ignored)."""
+    warnings = []
+    for key in sorted(set(config) - set(known)):
+        shown = key if len(key) <= 40 else key[:37] + "..."
+        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        warnings.append(f"config `{shown}` is not a setting of this tap and is ignored{hint}")
+    return warnings
+
+
 class SettingsError(ValueError):
-    """One config problem; ``str`` is a line that names the key."""
+    """Config problems; ``str`` is one line per problem, each naming the key the user gave."""
+
+
+class _ValueProblemError(ValueError):
+    """One problem with one key: rendered ``config `key` <what is wrong>``."""
+
+    def __init__(self, what: str, key: str | None = None) -> None:
+        super().__init__(what)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -228,8 +118,8 @@ class Settings:
         def check(key: str, parse: Any, *args: Any) -> Any:
             try:
                 return parse(*args)
-            except SettingsError as exc:
-                problems.append(f"config `{key}`: {exc}")
+            except _ValueProblemError as exc:
+                problems.append(f"config `{exc.key or key}` {exc}")
                 return None
 
         workspaces = check("workspaces", _workspaces, config)
@@ -244,9 +134,12 @@ class Settings:
             spec = CONFIG_SCHEMA["properties"][key]
             value = config.get(key, spec["default"])
             ints[key] = check(key, _whole_number, value, spec["minimum"], spec.get("maximum"))
+        if start is not None and start > today:
+            # Nothing to read: an exit 0 with no records would look like a working sync.
+            problems.append(f"config `start_date` {start} is after today ({today}, UTC)")
         start = start or today - dt.timedelta(days=MAX_DAYS_PER_REQUEST - 1)
         if end is not None and end < start:
-            problems.append(f"config `end_date`: {end} is before start_date {start}")
+            problems.append(f"config `end_date` {end} is before `start_date` {start}")
         if problems:
             raise SettingsError("\n".join(problems))
         return cls(
@@ -269,51 +162,87 @@ class Settings:
 
 def _workspaces(config: Mapping[str, Any]) -> tuple[Workspace, ...]:
     entries = config.get("workspaces")
-    single = config.get("pat") is not None or config.get("project_id") is not None
-    if entries is not None and single:
-        raise SettingsError("give either `pat` + `project_id` or `workspaces`, not both")
+    pat, project_id = config.get("pat"), config.get("project_id")
+    if entries is not None and (pat is not None or project_id is not None):
+        given = " and ".join(f"`{k}`" for k in ("pat", "project_id") if config.get(k) is not None)
+        raise _ValueProblemError(
+            f"is set together with {given}: give one workspace as `pat` + `project_id`, "
+            "or several as `workspaces`, not both",
+            "workspaces",
+        )
     if entries is None:
-        if config.get("pat") is None or config.get("project_id") is None:
-            raise SettingsError(
-                "no workspace configured: set `pat` and `project_id`, or `workspaces` "
-                "as a list of {project_id, pat}"
+        if pat is None and project_id is None:
+            raise _ValueProblemError(
+                "and `project_id` are not set: no workspace configured; set both, or "
+                "`workspaces` as a list of {project_id, pat}",
+                "pat",
             )
-        entries = [{"project_id": config["project_id"], "pat": config["pat"]}]
-        label = ""
-    else:
-        label = "workspaces"
+        if project_id is None:
+            raise _ValueProblemError(
+                "is missing: no workspace configured (`pat` needs the id of its workspace)",
+                "project_id",
+            )
+        if pat is None:
+            raise _ValueProblemError(
+                "is missing: no workspace configured (`project_id` needs its token)", "pat"
+            )
+        return (_workspace(project_id, pat, "", {}),)
     if not isinstance(entries, list) or not entries:
-        raise SettingsError("must be a non-empty list of {project_id, pat}")
+        raise _ValueProblemError("must be a non-empty list of {project_id, pat}")
     result: list[Workspace] = []
     seen: set[str] = set()
     token_keys: dict[PATAuth, str] = {}
     for index, entry in enumerate(entries):
-        where = f"{label}[{index}]." if label else ""
+        where = f"workspaces[{index}]."
         if not isinstance(entry, Mapping):
-            raise SettingsError(f"entry {index} must be an object {{project_id, pat}}")
-        project_id = _project_id(entry.get("project_id"), where)
-        token = entry.get("pat")
-        if not isinstance(token, str):
-            raise SettingsError(f"`{where}pat` is missing or not a string")
-        try:
-            auth = PATAuth(token)
-        except ValueError as exc:
-            raise SettingsError(f"`{where}pat` {exc}") from None
-        if project_id in seen:
-            raise SettingsError(f"workspace {project_id!r} is listed twice")
-        seen.add(project_id)
-        token_key = token_keys.setdefault(auth, f"token-{len(token_keys) + 1}")
-        result.append(Workspace(project_id, auth, token_key))
+            raise _ValueProblemError("must be an object {project_id, pat}", f"workspaces[{index}]")
+        workspace = _workspace(entry.get("project_id"), entry.get("pat"), where, token_keys)
+        if workspace.project_id in seen:
+            raise _ValueProblemError(
+                f"{workspace.project_id!r} is listed twice", f"{where}project_id"
+            )
+        seen.add(workspace.project_id)
+        result.append(workspace)
     return tuple(result)
 
 
+def _workspace(
+    project_id: object, token: object, where: str, token_keys: dict[PATAuth, str]
+) -> Workspace:
+    """One checked workspace; ``token_keys`` numbers the distinct tokens seen so far."""
+    checked_id = _project_id(project_id, where)
+    # Never quote the token, nor any part of it: not its value, not a character.
+    if token is None:
+        raise _ValueProblemError("is missing", f"{where}pat")
+    if not isinstance(token, str):
+        raise _ValueProblemError("must be a string (the token, in quotes)", f"{where}pat")
+    if not token.isascii():
+        raise _ValueProblemError(
+            "contains characters a token cannot have (tokens are plain ASCII); "
+            "paste it again from Indigo",
+            f"{where}pat",
+        )
+    try:
+        auth = PATAuth(token)
+    except ValueError as exc:
+        raise _ValueProblemError(str(exc), f"{where}pat") from None
+    if not auth.secret.isprintable():
+        raise _ValueProblemError(
+            "contains control characters; paste it again from Indigo", f"{where}pat"
+        )
+    token_key = token_keys.setdefault(auth, f"token-{len(token_keys) + 1}")
+    return Workspace(checked_id, auth, token_key)
+
+
 def _project_id(value: object, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise SettingsError(f"`{where}project_id` is missing or empty")
+    key = f"{where}project_id"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise _ValueProblemError("is missing or empty", key)
+    if not isinstance(value, str):
+        raise _ValueProblemError(f"must be a string (got {_shown(value)})", key)
     if _BAD_ID_CHARS.search(value) or not value.isprintable():
-        raise SettingsError(
-            f"`{where}project_id` {value!r} must be a plain id (no '/', '?', '#', '%' "
-            "or whitespace)"
+        raise _ValueProblemError(
+            f"{value!r} must be a plain id (no '/', '?', '#', '%' or whitespace)", key
         )
     return value
 
@@ -326,34 +255,47 @@ def _date(value: object) -> dt.date | None:
             return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise SettingsError(f"{value!r} is not a date in YYYY-MM-DD form")
+    raise _ValueProblemError(f"{_shown(value)} is not a date in YYYY-MM-DD form")
 
 
 def _whole_number(value: object, low: int, high: int | None) -> int:
     # The SDK reads JSON config numbers as Decimal; bool is an int subclass, not a number here.
-    number = value if isinstance(value, (int, float, Decimal)) else None
-    if (
-        number is None
-        or isinstance(value, bool)
-        or not float(number).is_integer()
-        or number < low
-        or (high is not None and number > high)
-    ):
-        span = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise SettingsError(f"{value!r} must be a whole number {span}")
-    return int(number)
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        whole = None
+    elif isinstance(value, int):
+        whole = value  # compared as is: a huge int must not overflow a float conversion
+    elif isinstance(value, Decimal):
+        whole = int(value) if value.is_finite() and value == value.to_integral_value() else None
+    else:
+        whole = int(value) if math.isfinite(value) and value.is_integer() else None
+    if whole is None or whole < low or (high is not None and whole > high):
+        span = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise _ValueProblemError(f"must be a whole number {span} (got {_shown(value)})")
+    return whole
+
+
+def _shown(value: object) -> str:
+    """A config value as the user wrote it: ``0.1``, ``true``, ``'abc'`` (long ones cut)."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (int, float, Decimal)):
+        text = str(value)
+        return text if len(text) <= 20 else f"a number of {len(text)} characters"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    return json_kind(value)
 
 
 def _base_url(value: object) -> str:
     if not isinstance(value, str):
-        raise SettingsError(f"{value!r} is not a URL")
+        raise _ValueProblemError(f"{_shown(value)} is not a URL")
     parts = urlsplit(value.strip())
     if parts.scheme not in {"https", "http"} or not parts.hostname:
-        raise SettingsError(f"{value!r} is not an http(s) URL")
+        raise _ValueProblemError(f"{value!r} is not an http(s) URL")
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise SettingsError("must not carry credentials, a query or a fragment")
+        raise _ValueProblemError("must not carry credentials, a query or a fragment")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise SettingsError(
+        raise _ValueProblemError(
             f"{value!r} uses plain http; only https is allowed, except on loopback "
             "hosts (127.0.0.0/8, ::1, localhost) for the local emulator"
         )

@@ -1,19 +1,137 @@
-"""Partition state found by workspace in constant time.
+"""Singer state: checked and brought to this tap's form on the way in, indexed while written.
 
-The SDK finds a partition's state by scanning the stream's whole partition list, six
-times per partition synced: quadratic in the workspaces (about 1 s of a 500-workspace
-run, minutes at 5,000). This manager keeps the SDK's state dicts exactly as they are
-and only remembers where each workspace's dict is.
+The tap keeps one ``date`` bookmark per workspace (state partitions keyed by
+``project_id``). A classic single-partition bookmark, as other taps and older runs write
+it (``{"bookmarks": {"daily_chats": {"replication_key_value": "2026-01-01"}}}``), is
+turned into that workspace's partition when the config has exactly one workspace, so
+the SDK and the fetch path both read one consistent state. With several workspaces it
+cannot be matched to one of them, and is refused rather than silently dropped (which
+would mean a full resync) or carried forward.
+
+A state of the wrong shape, or a bookmark that is not a day, is a :class:`StateError`
+with one line naming the stream and what is wrong.
+
+While a run writes state, :class:`IndexedStateManager` finds each workspace's partition
+in constant time: the SDK scans the stream's whole partition list, six times per
+partition synced, which is quadratic in the workspaces (about 1 s of a 500-workspace
+run, minutes at 5,000). It keeps the SDK's state dicts exactly as they are.
 """
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
+import re
 import typing as t
+from collections.abc import Collection, Mapping, Sequence
 
 from singer_sdk.streams._state import StreamStateManager
 
+from tap_indigo_analytics.inputs import InputError, json_kind
+
 if t.TYPE_CHECKING:
     from singer_sdk.helpers import types
+
+#: The replication key of every stream.
+REPLICATION_KEY = "date"
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+class StateError(InputError):
+    """A state the tap cannot use; ``str`` is one line naming the stream."""
+
+
+def normalize_state(
+    state: object, project_ids: Sequence[str], streams: Collection[str]
+) -> dict[str, t.Any]:
+    """``state`` checked, classic bookmarks of ``streams`` moved into their partition.
+
+    ``project_ids`` are the configured workspaces. Bookmarks of other streams are only
+    checked for shape and passed on as they are (the SDK carries them forward).
+    """
+    if not isinstance(state, Mapping):
+        raise StateError(
+            f'state must be a JSON object {{"bookmarks": {{...}}}}, not {json_kind(state)}'
+        )
+    bookmarks = state.get("bookmarks")
+    if bookmarks is None:
+        return dict(state)
+    if not isinstance(bookmarks, Mapping):
+        raise StateError(
+            f"state `bookmarks` must be an object of stream states, not {json_kind(bookmarks)}"
+        )
+    result = {**state, "bookmarks": {}}
+    for stream, stream_state in bookmarks.items():
+        where = f"state `bookmarks.{stream}`"
+        if not isinstance(stream_state, Mapping):
+            raise StateError(f"{where} must be an object, not {json_kind(stream_state)}")
+        checked = copy.deepcopy(dict(stream_state))
+        _check_partitions(checked.get("partitions"), where)
+        if stream in streams:
+            _adopt_classic_bookmark(checked, project_ids, stream, where)
+        result["bookmarks"][stream] = checked
+    return result
+
+
+def _check_partitions(partitions: object, where: str) -> None:
+    if partitions is None:
+        return
+    if not isinstance(partitions, list):
+        raise StateError(f"{where}.partitions must be an array, not {json_kind(partitions)}")
+    for index, partition in enumerate(partitions):
+        here = f"{where}.partitions[{index}]"
+        if not isinstance(partition, Mapping):
+            raise StateError(f"{here} must be an object, not {json_kind(partition)}")
+        if not isinstance(partition.get("context"), Mapping):
+            raise StateError(f"{here} must have a `context` object (its workspace)")
+        _check_bookmark(partition, here)
+
+
+def _check_bookmark(stream_state: Mapping[str, t.Any], where: str) -> None:
+    key = stream_state.get("replication_key")
+    if key is not None and key != REPLICATION_KEY:
+        raise StateError(f"{where} has replication_key {key!r}; this tap's is {REPLICATION_KEY!r}")
+    value = stream_state.get("replication_key_value")
+    if value is None:
+        return
+    if isinstance(value, str) and _DAY.match(value):
+        try:
+            dt.date.fromisoformat(value[:10])
+        except ValueError:
+            pass
+        else:
+            return
+    shown = repr(value[:40]) if isinstance(value, str) else json_kind(value)
+    raise StateError(f"{where} bookmark {shown} is not a YYYY-MM-DD date; fix or remove it")
+
+
+def _adopt_classic_bookmark(
+    stream_state: dict[str, t.Any], project_ids: Sequence[str], stream: str, where: str
+) -> None:
+    """Move a bookmark outside ``partitions`` into its workspace's partition (in place)."""
+    _check_bookmark(stream_state, where)
+    value = stream_state.pop("replication_key_value", None)
+    stream_state.pop("replication_key", None)
+    if value is None:
+        return
+    partitions = stream_state.setdefault("partitions", [])
+    if any("replication_key_value" in p for p in partitions):
+        return  # per-workspace bookmarks exist; a leftover single one must not override them
+    if len(project_ids) != 1:
+        raise StateError(
+            f"state: stream {stream} has one bookmark ({value[:10]}) that names no workspace, "
+            f"and the config has {len(project_ids)} ({', '.join(project_ids)}): it cannot be "
+            "matched to one of them; give it per workspace under `partitions`, or remove it"
+        )
+    (project_id,) = project_ids
+    partitions[:] = [p for p in partitions if p.get("context") != {"project_id": project_id}]
+    partitions.append(
+        {
+            "context": {"project_id": project_id},
+            "replication_key": REPLICATION_KEY,
+            "replication_key_value": value,
+        }
+    )
 
 
 class IndexedStateManager(StreamStateManager):

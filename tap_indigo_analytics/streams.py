@@ -1,6 +1,6 @@
 """The six Indigo daily endpoints: name, path, cursor parameter and fields — data only.
 
-Paths and field names marked [inferred] in ``shared/api-contract.md`` live
+Paths and field names marked [inferred] in ``docs/api-contract.md`` live
 here and nowhere else. If a real response disagrees, edit the declaration:
 the tap fails loudly (naming the stream and the missing field) until it matches.
 """

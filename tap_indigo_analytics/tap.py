@@ -3,59 +3,51 @@
 from __future__ import annotations
 
 import atexit
-import logging
+import signal
 import sys
 import time
 import typing as t
 from functools import cached_property
 
+import click
 from singer_sdk import Tap
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.io_base import GenericSingerWriter
-from singer_sdk.singerlib import Message, SingerMessageType
+from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.singerlib import Catalog
+from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR, extend_validator_with_defaults
 
+from tap_indigo_analytics.cli import (
+    StdoutWriter,
+    TargetStoppedError,
+    with_file_options,
+)
 from tap_indigo_analytics.client import IndigoStream, utc_today
-from tap_indigo_analytics.errors import IndigoError
+from tap_indigo_analytics.inputs import (
+    ENV,
+    InputError,
+    environment_config,
+    load_config,
+    load_json_object,
+)
 from tap_indigo_analytics.plan import Plan
 from tap_indigo_analytics.prefetch import Prefetcher
 from tap_indigo_analytics.ratelimit import RequestBudgets
-from tap_indigo_analytics.settings import CONFIG_SCHEMA, Settings, SettingsError
+from tap_indigo_analytics.redact import redact_values
+from tap_indigo_analytics.settings import (
+    CONFIG_SCHEMA,
+    SETTING_NAMES,
+    Settings,
+    SettingsError,
+    unknown_key_warnings,
+)
+from tap_indigo_analytics.state import normalize_state
 from tap_indigo_analytics.streams import STREAM_TYPES
 from tap_indigo_analytics.transport import Transport
 
+if t.TYPE_CHECKING:
+    from types import FrameType
 
-class _StateFlushedWriter(MsgSpecWriter):
-    """msgspec lines on stdout, written out at each STATE rather than after every message.
-
-    With worker threads running, every write the main thread makes is a hand-over of the
-    interpreter lock: about 1.5 ms each at 64 workers, measured, which at one record per
-    workspace was a third of a daily run. The lines wait here in order (stdout may be
-    unbuffered, e.g. under PYTHONUNBUFFERED), so a STATE goes out together with every
-    record before it; a full buffer or the process's exit writes them out too.
-    """
-
-    #: Write out before the buffer grows past this, STATE or not.
-    MAX_BUFFER = 256 * 1024
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._pending = bytearray()
-        atexit.register(self.flush)
-
-    def write_message(self, message: Message) -> None:
-        """Queue one message; write everything out when it is a STATE."""
-        self._pending += self.format_message(message)
-        if message.type == SingerMessageType.STATE or len(self._pending) > self.MAX_BUFFER:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write out every queued line."""
-        if self._pending:
-            out = sys.stdout.buffer
-            out.write(self._pending)
-            out.flush()
-            self._pending.clear()
+    from singer_sdk.io_base import GenericSingerWriter
 
 
 class TapIndigoAnalytics(Tap):
@@ -63,8 +55,10 @@ class TapIndigoAnalytics(Tap):
 
     name = "tap-indigo-analytics"
     config_jsonschema = CONFIG_SCHEMA
-    # Markedly more records/s than the SDK's default writer (benchmarks/RESULTS.md).
-    message_writer_class: type[GenericSingerWriter[t.Any, t.Any]] = _StateFlushedWriter
+    # Markedly more records/s than the SDK's default writer (benchmarks/RESULTS.md);
+    # StdoutWriter is the SDK's msgspec writer, flushed per STATE, that reports a broken
+    # pipe (cli.py).
+    message_writer_class: type[GenericSingerWriter[t.Any, t.Any]] = StdoutWriter
     _prefetcher: Prefetcher | None = None
     _last_state_at = 0.0
 
@@ -119,61 +113,146 @@ class TapIndigoAnalytics(Tap):
             stream.write_state_message()
             self._last_state_at = now
 
+    @property
+    def prefetched(self) -> Prefetcher | None:
+        """The prefetcher, if a sync has laid one out."""
+        return self._prefetcher
+
     @cached_property
     def _indigo_streams(self) -> dict[str, IndigoStream]:
         return {name: t.cast("IndigoStream", s) for name, s in self.streams.items()}
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Schema checks (SDK), then ours; messages name the key and never a token."""
+        """One line per problem, naming the key the user gave and never a token.
+
+        Our own settings are judged by ``Settings.parse`` (its messages say what is wrong
+        in words); the schema covers the SDK's built-in ones (stream maps, flattening…).
+        Unknown keys get a warning, with the closest setting when there is one.
+        """
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        errors: list[str] = []
+        # The SDK's validator, which also fills in the schema's defaults.
+        validator = extend_validator_with_defaults(DEFAULT_JSONSCHEMA_VALIDATOR)(schema)
+        for error in validator.iter_errors(self._config):
+            key = ".".join(str(part) for part in error.path) or "(top level)"
+            if str(next(iter(error.path), "")) not in SETTING_NAMES:
+                errors.append(f"config `{key}`: {self._redact(error.message)}")
         try:
-            errors = super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            raise ConfigValidationError(
-                "Config validation failed",
-                errors=[self._redact(e) for e in exc.errors],
-                schema=exc.schema,
-            ) from None
-        if not errors:
-            try:
-                self.settings  # noqa: B018 - parsing is the check
-            except SettingsError as exc:
-                errors = str(exc).splitlines()
-                if raise_errors:
-                    raise ConfigValidationError("Config validation failed", errors=errors) from None
+            self.settings  # noqa: B018 - parsing is the check
+        except SettingsError as exc:
+            errors += str(exc).splitlines()
+        for warning in unknown_key_warnings(self.config, schema["properties"]):
+            self.logger.warning("%s", self._redact(warning))
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors, schema=schema)
         return errors
 
     def _redact(self, message: str) -> str:
-        """Blank out every string a token could hide in (``pat``, anything in ``workspaces``).
+        """``message`` without any raw token value (``pat``, anything in ``workspaces``).
 
-        jsonschema quotes the offending value, and a malformed ``workspaces`` entry
-        (say a list instead of an object) would otherwise print its token.
+        jsonschema quotes the offending value, and a malformed ``workspaces`` entry (say
+        a list instead of an object) was never registered as a token.
         """
-        for value in _strings((self.config.get("pat"), self.config.get("workspaces"))):
-            if len(value) >= 4:
-                message = message.replace(value, "***")
-        return message
+        return redact_values(message, [self.config.get("pat"), self.config.get("workspaces")])
+
+    # --- state ------------------------------------------------------------------------
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Check the incoming state and adopt classic bookmarks (state.py), then load it.
+
+        The SDK calls this from the constructor for the CLI's ``--state`` and for a state
+        dict given in-process (the Airbyte face), so both get the same checks.
+        """
+        if state:
+            project_ids = [w.project_id for w in self.settings.workspaces]
+            streams = [s.name for s in STREAM_TYPES]  # type: ignore[misc]
+            state = normalize_state(state, project_ids, streams)
+        super().load_state(state)
+
+    # --- command line -----------------------------------------------------------------
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: write the last STATE, say so in one line, exit 128 + signal.
+
+        The SDK's default exits 0, which schedulers record as a finished run. ``state``
+        only ever covers records already written, so resuming from it loses no day.
+        """
+        if self._interrupted:
+            raise SystemExit(128 + signum)  # a second signal while unwinding: just go
+        self._interrupted = True
+        name = signal.Signals(signum).name
+        try:
+            self.state_writer.write_state(self.state)
+            resume = "the last STATE written covers every record sent; run again to resume"
+        except (Exception, TargetStoppedError):
+            # Say, never crash, in a signal handler (e.g. the target is gone as well).
+            resume = "the final STATE could not be written; the previous one stands"
+        self.logger.error("interrupted by %s before the sync finished: %s", name, resume)
+        raise SystemExit(128 + signum)
+
+    _interrupted = False
 
     @classmethod
-    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
-        """Run the CLI; an ``IndigoError`` ends it with its one-line message, no traceback."""
-        try:
-            super().invoke(*args, **kwargs)
-        except IndigoError as exc:
-            cls.logger.error("%s", exc)
-            logging.shutdown()
-            sys.exit(1)
+    def cb_config(
+        cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
+    ) -> _ConfigInput:
+        """``--config`` files, read with errors that name the file; ``ENV`` as in the SDK."""
+        files = [source for source in value if source != ENV]
+        return _ConfigInput(load_config(files, cls.config_jsonschema), parse_env=ENV in value)
+
+    @property
+    def _env_var_config(self) -> dict[str, t.Any]:
+        """``TAP_INDIGO_ANALYTICS_*`` variables; a bad one is one line naming it (inputs.py)."""
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        return environment_config(schema, self._env_var_prefix)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, failing in one line (cli.py)."""
+        return with_file_options(super().get_singer_command())
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        state: str | None = None,
+        catalog: str | None = None,
+    ) -> None:
+        """The SDK's ``Tap.invoke``, reading ``--state`` and ``--catalog`` with inputs.py."""
+        if about:
+            cls.print_about(about_format)
+            sys.exit(0)
+        cls.print_version(print_fn=cls.logger.info)
+        config = config or _ConfigInput()
+        tap = cls(
+            config=config.config,
+            state=load_json_object(state, "state") if state else None,
+            catalog=_catalog(catalog) if catalog else None,
+            parse_env_config=config.parse_env,
+            validate_config=True,
+        )
+        if isinstance(tap.message_writer, StdoutWriter):
+            atexit.register(tap.message_writer.flush_at_exit)
+        tap.sync_all()
 
 
-def _strings(value: object) -> t.Iterator[str]:
-    """Every string nested in lists and dicts."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _strings(item)
+def _catalog(path: str) -> Catalog:
+    """The Singer catalog in ``path``; a wrong shape is one line naming the file."""
+    document = load_json_object(path, "catalog")
+    streams = document.get("streams")
+    if not isinstance(streams, list) or not all(isinstance(s, dict) for s in streams):
+        raise InputError(f'catalog file {path!r} must hold {{"streams": [...]}}, a Singer catalog')
+    try:
+        return Catalog.from_dict(document)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(
+            f"catalog file {path!r} is not a Singer catalog ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 if __name__ == "__main__":

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 
-from tests.conftest import WORKSPACES, run_tap
+from tests.conftest import WORKSPACES, run_tap, today
 from tests.emulator import Emulator
 
 TOKEN = WORKSPACES["ws-alpha"]
@@ -19,59 +20,137 @@ def single(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in config.items() if v is not None}
 
 
+TOMORROW = (today() + dt.timedelta(days=1)).isoformat()
+
+#: config overrides -> the whole message after "config ", which names the key the user gave.
 CASES: dict[str, tuple[dict[str, Any], str]] = {
-    "no workspace": ({"pat": None, "project_id": None}, "no workspace configured"),
-    "pat without project_id": ({"project_id": None}, "`workspaces`"),
+    "no workspace": ({"pat": None, "project_id": None}, "`pat` and `project_id` are not set"),
+    "pat without project_id": ({"project_id": None}, "`project_id` is missing"),
+    "project_id without pat": ({"pat": None}, "`pat` is missing"),
     "both forms": (
         {"workspaces": [{"project_id": "ws-beta", "pat": WORKSPACES["ws-beta"]}]},
-        "not both",
+        "`workspaces` is set together with `pat` and `project_id`",
     ),
-    "empty pat": ({"pat": "  "}, "`pat` is empty"),
+    "empty pat": ({"pat": "  "}, "`pat` is empty or contains whitespace"),
     "pat with a space": ({"pat": f"pat-{TOKEN} x"}, "`pat` is empty or contains whitespace"),
-    "project_id with a slash": ({"project_id": "ws/alpha"}, "`project_id` 'ws/alpha'"),
-    "project_id with a query": ({"project_id": "ws?x=1"}, "`project_id`"),
-    "bad start_date": ({"start_date": "2026-13-01"}, "start_date"),
-    "bad end_date": ({"end_date": "27/11/2026"}, "end_date"),
-    "end before start": ({"start_date": "2026-05-02", "end_date": "2026-05-01"}, "end_date"),
-    "page_size zero": ({"page_size": 0}, "page_size"),
-    "page_size over 365": ({"page_size": 366}, "page_size"),
-    "negative lookback": ({"lookback_days": -1}, "lookback_days"),
-    "zero budget": ({"requests_per_minute": 0}, "requests_per_minute"),
-    "plain http to a remote host": ({"base_url": "http://platform.indigo.ai"}, "base_url"),
-    "not a url": ({"base_url": "platform.indigo.ai"}, "base_url"),
-    "zero timeout": ({"request_timeout": 0}, "request_timeout"),
+    "numeric pat": ({"pat": 123456789012}, "`pat` must be a string (the token, in quotes)"),
+    "non-latin-1 pat": ({"pat": "tökenSecret€€42"}, "`pat` contains characters a token cannot"),
+    "project_id with a slash": ({"project_id": "ws/alpha"}, "`project_id` 'ws/alpha' must be"),
+    "project_id with a query": ({"project_id": "ws?x=1"}, "`project_id` 'ws?x=1' must be"),
+    "numeric project_id": ({"project_id": 7}, "`project_id` must be a string (got 7)"),
+    "bad start_date": ({"start_date": "2026-13-01"}, "`start_date` '2026-13-01' is not a date"),
+    "start_date after today": (
+        {"start_date": TOMORROW},
+        f"`start_date` {TOMORROW} is after today ({today()}, UTC)",
+    ),
+    "bad end_date": ({"end_date": "27/11/2026"}, "`end_date` '27/11/2026' is not a date"),
+    "end before start": (
+        {"start_date": "2026-05-02", "end_date": "2026-05-01"},
+        "`end_date` 2026-05-01 is before `start_date` 2026-05-02",
+    ),
+    "page_size zero": (
+        {"page_size": 0},
+        "`page_size` must be a whole number from 1 to 365 (got 0)",
+    ),
+    "page_size fraction": (
+        {"page_size": 0.1},
+        "`page_size` must be a whole number from 1 to 365 (got 0.1)",
+    ),
+    "page_size text": ({"page_size": "abc"}, "`page_size` must be a whole number from 1 to 365"),
+    "page_size over 365": ({"page_size": 366}, "`page_size` must be a whole number from 1 to 365"),
+    "negative lookback": ({"lookback_days": -1}, "`lookback_days` must be a whole number from 0"),
+    "huge lookback": (
+        {"lookback_days": 10**30},
+        "`lookback_days` must be a whole number from 0 to 3650 (got a number of 31 characters)",
+    ),
+    "huge float lookback": ({"lookback_days": 1e300}, "`lookback_days` must be a whole number"),
+    "boolean timeout": ({"request_timeout": True}, "`request_timeout` must be a whole number"),
+    "zero budget": ({"requests_per_minute": 0}, "`requests_per_minute` must be a whole number"),
+    "plain http to a remote host": ({"base_url": "http://platform.indigo.ai"}, "`base_url`"),
+    "not a url": ({"base_url": "platform.indigo.ai"}, "`base_url` 'platform.indigo.ai' is not"),
+    "zero timeout": (
+        {"request_timeout": 0},
+        "`request_timeout` must be a whole number of at least 1 (got 0)",
+    ),
+    "an SDK setting of the wrong type": (
+        {"flattening_max_depth": "deep"},
+        "`flattening_max_depth`: 'deep' is not of type",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_config_fails_before_any_request(emulator: Emulator, case: str) -> None:
-    overrides, key_text = CASES[case]
-    run = run_tap(single(emulator, **overrides))
-    assert run.returncode != 0
-    errors = [line for line in run.error_lines() if "Config validation failed" not in line]
-    assert len(errors) == 1, run.stderr
-    assert key_text in errors[0]
+    overrides, message = CASES[case]
+    config = single(emulator, **overrides)
+    run = run_tap(config)
+    assert run.returncode == 1
+    (error,) = run.error_lines()  # one line, and no "Config validation failed" after it
+    assert error.endswith(f"| config {message}") or f"| config {message}" in error, error
     assert "Traceback" not in run.stderr
+    assert emulator.requests() == []
+    # run_tap checks string tokens; a number or a character of one must not show either.
+    for token in (overrides.get("pat"),):
+        if isinstance(token, int):
+            assert str(token) not in run.stderr
+        elif isinstance(token, str) and not token.isascii():
+            assert not {c for c in token if not c.isascii()} & set(run.stderr)
+
+
+def test_every_problem_gets_its_own_line(emulator: Emulator) -> None:
+    run = run_tap(single(emulator, page_size=0, start_date="soon", base_url="ftp://x"))
+    assert run.returncode == 1
+    errors = run.error_lines()
+    assert len(errors) == 3, run.stderr
+    for key in ("page_size", "start_date", "base_url"):
+        assert sum(f"config `{key}`" in line for line in errors) == 1
+
+
+def test_an_unknown_key_is_named_with_the_closest_setting(emulator: Emulator) -> None:
+    day = (today() - dt.timedelta(days=1)).isoformat()
+    config = single(emulator, start_date=day, pagesize=30, colour="blue")
+    run = run_tap(config)
+    assert run.returncode == 0, run.stderr[-2000:]
+    warnings = [line for line in run.stderr.splitlines() if "| WARNING" in line]
+    assert sum("`pagesize`" in line for line in warnings) == 1
+    assert any(
+        "`pagesize` is not a setting" in w and "did you mean `page_size`?" in w for w in warnings
+    )
+    colour = [w for w in warnings if "`colour`" in w]
+    assert len(colour) == 1
+    assert "did you mean" not in colour[0]
+
+
+def test_a_typo_in_project_id_says_what_is_missing_and_what_was_meant(emulator: Emulator) -> None:
+    config = single(emulator, project_id=None, projectid="ws-alpha")
+    run = run_tap(config)
+    assert run.returncode == 1
+    assert any("did you mean `project_id`?" in line for line in run.stderr.splitlines())
+    (error,) = run.error_lines()
+    assert "config `project_id` is missing" in error
     assert emulator.requests() == []
 
 
 @pytest.mark.parametrize(
     ("entries", "key_text"),
     [
-        ([], "non-empty list"),
-        ([{"project_id": "ws-alpha"}], "pat"),
-        ([{"pat": TOKEN}], "project_id"),
+        ([], "config `workspaces` must be a non-empty list"),
+        ([{"project_id": "ws-alpha"}], "config `workspaces[0].pat` is missing"),
+        ([{"pat": TOKEN}], "config `workspaces[0].project_id` is missing"),
         (
             [{"project_id": "ws-alpha", "pat": TOKEN}, {"project_id": "ws-alpha", "pat": TOKEN}],
-            "listed twice",
+            "config `workspaces[1].project_id` 'ws-alpha' is listed twice",
         ),
-        (["ws-alpha"], "workspaces"),
+        (["ws-alpha"], "config `workspaces[0]` must be an object"),
+        ([{"project_id": "ws-alpha", "pat": 98765432109}], "`workspaces[0].pat` must be a string"),
     ],
 )
 def test_bad_workspace_entries(emulator: Emulator, entries: list[Any], key_text: str) -> None:
     run = run_tap({"base_url": emulator.base_url, "workspaces": entries})
-    assert run.returncode != 0
-    assert any(key_text in line for line in run.error_lines()), run.stderr
+    assert run.returncode == 1
+    (error,) = run.error_lines()
+    assert key_text in error, run.stderr
+    assert "98765432109" not in run.stderr
     assert "Traceback" not in run.stderr
     assert emulator.requests() == []
 

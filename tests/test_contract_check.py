@@ -112,3 +112,18 @@ def test_config_from_environment(emulator: Emulator) -> None:
     assert_no_secret(proc.stdout + proc.stderr, config)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert {r.project_id for r in emulator.requests()} == {"ws-beta"}
+
+
+def test_a_server_that_echoes_the_token_does_not_get_it_printed(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    config = workspace_config(emulator, "ws-alpha")
+    token = config["workspaces"][0]["pat"].removeprefix("pat-")
+    emulator.faults.status_every_n = 1
+    emulator.faults.status_code = 401
+    emulator.faults.status_message = f"token Bearer pat-{token} ({token}) is not valid"
+    code, lines = run_check(config, tmp_path)  # run_check fails on any form of the token
+    assert code == 1
+    assert len(lines) == len(STREAMS)
+    for line in lines:
+        assert "auth failed (401 token *** (***) is not valid" in line

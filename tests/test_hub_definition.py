@@ -113,7 +113,7 @@ def test_hub_and_meltano_agree() -> None:
 
 
 def test_meltano_yml_keeps_secrets_out() -> None:
-    """Only the emulator's demo token may appear in meltano.yml, and only in `dev`."""
+    """Only the emulator's demo token may appear in meltano.yml, and only in `demo`."""
     project = yaml.safe_load(MELTANO_FILE.read_text())
     for environment in project["environments"]:
         plugins = environment.get("config", {}).get("plugins", {})
@@ -122,6 +122,6 @@ def test_meltano_yml_keeps_secrets_out() -> None:
             assert "pat" not in config
             assert "password" not in config
             for workspace in config.get("workspaces", []):
-                assert environment["name"] == "dev"
+                assert environment["name"] == "demo"
                 assert workspace["pat"] == "demo-token"
                 assert config["base_url"].startswith("http://127.0.0.1:")

@@ -1,5 +1,9 @@
 """End to end through Meltano: emulator -> tap -> target-postgres -> a real PostgreSQL.
 
+The commands are the README's first screen, exactly as written there, run in Meltano's
+default environment with nothing but environment variables (the API URL points at the
+emulator; everything else is what a user exports).
+
 Needs `meltano` (``make pytest`` puts .venv-meltano/bin first on PATH) and a reachable
 PostgreSQL (``TAP_INDIGO_PG_DSN``, default the one scripts/pg_setup.sh creates).
 Without them the test is skipped, unless ``TAP_INDIGO_REQUIRE_POSTGRES=1`` (CI), where
@@ -13,6 +17,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import time
@@ -27,12 +32,16 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from tap_indigo_analytics.schema import DEFAULT_LOOKBACK_DAYS
 from tests.conftest import STREAMS, WORKSPACES, assert_no_secret, today, workspace_config
 from tests.emulator import Emulator
 
 pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+#: What a new user sees without scrolling (tests/test_readme.py uses the same bound).
+FIRST_SCREEN_LINES = 40
 DEFAULT_DSN = "postgresql://meltano:meltano@localhost:5432/indigo"
 #: More than 365 days, so the first run needs two date windows per stream and workspace.
 DAYS = 400
@@ -88,19 +97,42 @@ def db(dsn: str) -> Iterator[tuple[psycopg.Connection[Any], str]]:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
+def headline_commands() -> list[list[str]]:
+    """The Meltano command lines of the README's first screen, as argv lists."""
+    first_screen = README.read_text().splitlines()[:FIRST_SCREEN_LINES]
+    commands = [
+        shlex.split(line, comments=True)
+        for line in first_screen
+        if line.startswith(".venv-meltano/bin/meltano ")
+    ]
+    assert commands, "the README's first screen gives no meltano command"
+    return commands
+
+
 def meltano_env(
-    emulator: Emulator, dsn: str, schema: str, state_dir: Path, config: dict[str, Any]
+    emulator: Emulator, dsn: str, schema: str, state_dir: Path, form: str
 ) -> dict[str, str]:
-    """Environment for ``meltano run``: the emulator, the test database, private state."""
+    """What a user exports, as the README says, with the API at the emulator."""
     params = conninfo_to_dict(dsn)
-    # Settings a developer exported (say a prod PAT) must not leak into the test run.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_"))}
+    # Settings a developer exported (say a prod PAT) must not leak into the test run, and
+    # the run must use Meltano's default environment, as the README's command does.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TAP_", "TARGET_")) and k != "MELTANO_ENVIRONMENT"
+    }
+    if form == "pat + project_id":
+        env.update(
+            TAP_INDIGO_ANALYTICS_PAT=WORKSPACES["ws-alpha"],
+            TAP_INDIGO_ANALYTICS_PROJECT_ID="ws-alpha",
+        )
+    else:
+        config = workspace_config(emulator)
+        env["TAP_INDIGO_ANALYTICS_WORKSPACES"] = json.dumps(config["workspaces"])
     env.update(
-        MELTANO_ENVIRONMENT="dev",
         MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
         MELTANO_STATE_BACKEND_URI=state_dir.as_uri(),
         TAP_INDIGO_ANALYTICS_BASE_URL=emulator.base_url,
-        TAP_INDIGO_ANALYTICS_WORKSPACES=json.dumps(config["workspaces"]),
         TAP_INDIGO_ANALYTICS_START_DATE=(today() - dt.timedelta(days=DAYS - 1)).isoformat(),
         # No TAP_INDIGO_ANALYTICS_BACKOFF_SECONDS: meltano 4.4.1 turns a `decimal` setting
         # read from the environment into a Decimal it then cannot write to the tap's
@@ -116,11 +148,14 @@ def meltano_env(
     return env
 
 
-def run_meltano(meltano: str, env: dict[str, str], config: dict[str, Any]) -> float:
-    """``meltano run tap-indigo-analytics target-postgres``; returns seconds taken."""
+def run_meltano(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+    """One README command, from the project root; returns seconds taken and its output."""
+    executable = ROOT / argv[0]
+    if not executable.exists():
+        unavailable(f"{argv[0]} is not installed (run `make setup`)")
     started = time.monotonic()
     proc = subprocess.run(
-        [meltano, "run", "tap-indigo-analytics", "target-postgres"],
+        [str(executable), *argv[1:]],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -130,9 +165,9 @@ def run_meltano(meltano: str, env: dict[str, str], config: dict[str, Any]) -> fl
     )
     elapsed = time.monotonic() - started
     output = proc.stdout + proc.stderr
-    assert_no_secret(output, config)
+    assert_no_secret(output, {})  # checks every test workspace's token
     assert proc.returncode == 0, output[-5000:]
-    return elapsed
+    return elapsed, output
 
 
 def table_rows(conn: psycopg.Connection[Any], schema: str, table: str) -> list[dict[str, Any]]:
@@ -159,7 +194,9 @@ def as_api_row(row: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def check_loaded(conn: psycopg.Connection[Any], schema: str, emulator: Emulator) -> None:
+def check_loaded(
+    conn: psycopg.Connection[Any], schema: str, emulator: Emulator, workspaces: list[str]
+) -> None:
     """Six tables, one row per day and workspace, every value as the API served it."""
     tables = conn.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
@@ -169,8 +206,8 @@ def check_loaded(conn: psycopg.Connection[Any], schema: str, emulator: Emulator)
     first = today() - dt.timedelta(days=DAYS - 1)
     for stream in STREAMS:
         rows = table_rows(conn, schema, stream)
-        assert len(rows) == DAYS * len(WORKSPACES), stream
-        for project_id in WORKSPACES:
+        assert len(rows) == DAYS * len(workspaces), stream
+        for project_id in workspaces:
             loaded = [as_api_row(r) for r in rows if r["project_id"] == project_id]
             expected = emulator.expected_rows(project_id, stream, first, today())
             assert loaded == expected, f"{stream}/{project_id} differs from the API"
@@ -191,23 +228,36 @@ def primary_key(conn: psycopg.Connection[Any], schema: str, table: str) -> list[
     return [name for (name,) in rows]
 
 
-def test_meltano_run_into_postgres(
+@pytest.mark.parametrize("form", ["pat + project_id", "workspaces"])
+def test_the_headline_command_into_postgres(
     meltano: str,
     db: tuple[psycopg.Connection[Any], str],
     dsn: str,
     emulator: Emulator,
     tmp_path: Path,
+    form: str,
 ) -> None:
     conn, schema = db
-    config = workspace_config(emulator)
-    env = meltano_env(emulator, dsn, schema, tmp_path / "state", config)
+    workspaces = ["ws-alpha"] if form == "pat + project_id" else list(WORKSPACES)
+    env = meltano_env(emulator, dsn, schema, tmp_path / "state", form)
     (tmp_path / "state").mkdir()
+    commands = headline_commands()
+    (check,) = [c for c in commands if "invoke" in c]
+    (run,) = [c for c in commands if "run" in c]
+    assert run[1:] == ["run", "tap-indigo-analytics", "target-postgres"]
+    assert not [arg for arg in run + check if arg.startswith("--environment")]
 
-    first_run = run_meltano(meltano, env, config)
+    # First the contract check, as the README says: one request per endpoint, all OK.
+    _, output = run_meltano(check, env)
+    assert sum(line.startswith("OK ") for line in output.splitlines()) == len(STREAMS), output
+    assert len(emulator.requests()) == len(STREAMS)
+    emulator.clear_log()
+
+    first_run, _ = run_meltano(run, env)
     first_requests = len(emulator.requests())
     # The bookmarks went to this test's own state backend, not the project's system db.
     assert [p for p in (tmp_path / "state").rglob("*") if p.is_file()], "no state saved"
-    check_loaded(conn, schema, emulator)
+    check_loaded(conn, schema, emulator, workspaces)
     for stream in STREAMS:
         assert primary_key(conn, schema, stream) == ["project_id", "date"], stream
     date_types = conn.execute(
@@ -218,26 +268,28 @@ def test_meltano_run_into_postgres(
     assert date_types == [("date",)]
     before = {s: table_rows(conn, schema, s) for s in STREAMS}
 
-    # Today's numbers move on; the next run must re-read only today and update it in place.
+    # Today's numbers move on; the next run re-reads the last days (one request per
+    # stream and workspace) and updates today's row in place.
     emulator.today_revision += 1
     emulator.clear_log()
-    second_run = run_meltano(meltano, env, config)
+    second_run, _ = run_meltano(run, env)
     log = emulator.requests()
-    check_loaded(conn, schema, emulator)  # counts unchanged, today's row the new revision
+    check_loaded(conn, schema, emulator, workspaces)  # counts unchanged, today's row new
     assert Counter((r.stream, r.project_id) for r in log) == {
-        (stream, pid): 1 for stream in STREAMS for pid in WORKSPACES
+        (stream, pid): 1 for stream in STREAMS for pid in workspaces
     }
-    assert {r.params["from"] for r in log} == {today().isoformat()}
+    reread_from = today() - dt.timedelta(days=DEFAULT_LOOKBACK_DAYS)
+    assert {r.params["from"] for r in log} == {reread_from.isoformat()}
     for stream in STREAMS:
         after = table_rows(conn, schema, stream)
         changed = [a for b, a in zip(before[stream], after, strict=True) if a != b]
         assert {r["date"] for r in changed} == {today()}, stream
-        assert len(changed) == len(WORKSPACES), stream
+        assert len(changed) == len(workspaces), stream
 
     rows = sum(len(rows) for rows in before.values())
     print(
-        f"\nmeltano run, first (full, {first_requests} requests): {first_run:.1f} s; "
+        f"\nmeltano run ({form}), first (full, {first_requests} requests): {first_run:.1f} s; "
         f"second (incremental, {len(log)} requests): {second_run:.1f} s; "
-        f"{rows} rows in PostgreSQL ({DAYS} days x {len(WORKSPACES)} workspaces x "
+        f"{rows} rows in PostgreSQL ({DAYS} days x {len(workspaces)} workspaces x "
         f"{len(STREAMS)} tables)"
     )
