@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tap_indigo_analytics.settings import CONFIG_SCHEMA
+from tap_indigo_analytics.schema import CONFIG_SCHEMA
 
 #: The API's documented limit per token, and the page size a naive tap sends.
 API_LIMIT, API_WINDOW_S, NAIVE_PAGE = 100, 60.0, 30

@@ -17,7 +17,7 @@ from benchmarks.harness import (
 )
 from benchmarks.plan import API_LIMIT, API_WINDOW_S, DEFAULT_CONCURRENCY, NAIVE_PAGE
 from benchmarks.session import Session, summarize
-from tap_indigo_analytics.settings import CONFIG_SCHEMA
+from tap_indigo_analytics.schema import CONFIG_SCHEMA
 from tests.emulator import Faults
 
 #: A token budget no row can reach: lifts the tap's limiter in the page-size rows.
