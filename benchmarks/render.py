@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -274,14 +277,37 @@ def concurrency_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def markdown_document(results: dict[str, Any], body: str) -> str:
-    """RESULTS.md: the machine, the command, the tables."""
+    """RESULTS.md: the machine, the command, notes on the conditions, the tables."""
     m = results["machine"]
     load = ", ".join(map(str, m["load_average_at_start"])) or "n/a"
+    end = ", ".join(map(str, results.get("load_average_at_end") or [])) or "n/a"
+    notes = "".join(f"{note}\n\n" for note in results.get("notes") or [])
     return (
         "# Benchmark results\n\n"
         f"Written by `{results['command']}` on {m['date']}; regenerate with `make bench`, "
-        "do not edit by hand.\n\n"
+        "do not edit by hand (`python -m benchmarks.render JSON --note TEXT` re-renders "
+        "a run's JSON with a note on its conditions).\n\n"
         f"The whole run took {results['elapsed_s'] / 60:.1f} minutes.\n\n"
         f"Machine: {m['cores']} cores, {m['cpu']}, Python {m['python']} ({m['platform']}); "
-        f"load average at start {load}.\n\n" + body
+        f"load average at start {load}, at end {end}.\n\n" + notes + body
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Re-render a run's JSON as Markdown, adding notes (kept in the JSON too)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.render", description="Re-render a benchmark run's JSON."
+    )
+    parser.add_argument("json", type=Path, help="a run's JSON (benchmarks/results/latest.json)")
+    parser.add_argument("--note", action="append", default=[], help="a paragraph to add")
+    parser.add_argument("--markdown", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    args = parser.parse_args(argv)
+    results = json.loads(args.json.read_text())
+    results["notes"] = [*(results.get("notes") or []), *args.note]
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    args.markdown.write_text(markdown_document(results, render(results)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -114,6 +115,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also write the tables here (default: benchmarks/RESULTS.md on full runs)",
     )
     parser.add_argument("--no-markdown", action="store_true", help="never write a .md file")
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a paragraph for RESULTS.md on the run's conditions (say if the machine was shared)",
+    )
     args = parser.parse_args(argv)
     args.skip = set(_names(args.skip))
     args.sections = [s for s in _names(args.only) if s not in args.skip]
@@ -151,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = {
         "command": command.strip(),
         "machine": machine(),
+        "notes": args.note,
         "settings": {
             "quick": args.quick,
             "repeats": args.repeats,
@@ -172,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results[name] = section(bench)
     results["goals"] = goals(results)
     results["elapsed_s"] = time.perf_counter() - started
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     body = render(results)
     print(body)
     args.json.parent.mkdir(parents=True, exist_ok=True)
