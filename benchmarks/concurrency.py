@@ -22,6 +22,8 @@ from tests.emulator import Faults
 
 #: Cells whose bound is longer than this many seconds run once.
 LONG_S = 30.0
+#: An extrapolation's source must have this many requests per worker, or more.
+EXTRAPOLATE_FROM = 10
 
 
 def cell_key(row: ConcurrencyRow, level: int) -> str:
@@ -110,9 +112,9 @@ def extrapolate(bench: Session, rows: list[dict[str, Any]], skip: set[str]) -> N
     """Add an extrapolated cell for each skipped daily cell (wall time only).
 
     A daily run's time past start-up grows linearly with its requests once they far
-    outnumber the workers, so the largest measured daily row at the same level is
-    scaled by the ratio of requests; requests, memory, threads and STATE are not
-    guessed.
+    outnumber the workers, so the largest measured daily row at the same level with at
+    least ``EXTRAPOLATE_FROM`` x level requests is scaled by the ratio of requests;
+    requests, memory, threads and STATE are not guessed. A row skipped whole is left out.
     """
     plan_rows = {row.key: row for row in bench.plan.concurrency}
     for entry in rows:
@@ -120,10 +122,10 @@ def extrapolate(bench: Session, rows: list[dict[str, Any]], skip: set[str]) -> N
         if row.days != 1:
             continue
         for level in bench.plan.levels:
-            if not skipped(row, level, skip):
+            if row.key in skip or cell_key(row, level) not in skip:
                 continue
             source = _largest_daily(rows, plan_rows, level, below=row.workspaces)
-            if source is None:
+            if source is None or source["minimum_requests"] < EXTRAPOLATE_FROM * level:
                 continue
             base = _base(row, level)
             startup = median(source["startup_each_s"])
