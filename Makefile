@@ -29,6 +29,22 @@ $(MELTANO_VENV)/.installed:
 
 setup: $(VENV)/.installed .meltano/.installed
 
+# PyAirbyte, Airbyte's own Python client, runs the Airbyte face in tests. It gets its own
+# virtualenv (its pins - pydantic, SQLAlchemy, DuckDB... - are not the tap's business),
+# installed from the versions it was tested with; `pytest` depends on it.
+PYAIRBYTE_VENV := .venv-pyairbyte
+$(PYAIRBYTE_VENV)/.installed: airbyte/pyairbyte-constraints.txt
+	$(PYTHON) -m venv $(PYAIRBYTE_VENV)
+	$(PYAIRBYTE_VENV)/bin/pip install --quiet --upgrade pip
+	$(PYAIRBYTE_VENV)/bin/pip install --quiet --constraint airbyte/pyairbyte-constraints.txt 'airbyte==0.71.3'
+	touch $@
+pytest: $(PYAIRBYTE_VENV)/.installed
+
+# The exact versions the Airbyte image installs, from the tested environment.
+.PHONY: airbyte-constraints
+airbyte-constraints: $(VENV)/.installed
+	$(PY) -m scripts.airbyte_constraints
+
 demo: setup
 	$(PY) -m scripts.demo
 
@@ -53,4 +69,4 @@ bench: setup
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) .meltano output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MELTANO_VENV) $(PYAIRBYTE_VENV) .meltano output .pytest_cache .mypy_cache .ruff_cache

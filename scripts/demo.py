@@ -3,7 +3,7 @@
     python -m scripts.demo            # Meltano: tap-indigo-analytics -> target-duckdb
     python -m scripts.demo --singer   # plain Singer: the tap CLI into a JSONL file
 
-The emulator (tests/emulator.py) runs in this process with its demo workspace. The
+The emulator (tests/emulator/) runs in this process with its demo workspace. The
 Meltano run uses the project's `demo` environment; its state lives in Meltano's system
 database, so running the demo again is an incremental run that re-reads only the last
 days (`lookback_days`).
@@ -34,7 +34,7 @@ DUCKDB_SCHEMA = "analytics"  # target-duckdb's default_target_schema in meltano.
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 DUCKDB_PYTHON = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
 DEMO_WORKSPACE = "demo-workspace"
-# The emulator's demo token (tests/emulator.py): it opens nothing real.
+# The emulator's demo token (tests/emulator/): it opens nothing real.
 DEMO_TOKEN = "demo-token"
 PREFERRED_PORT = 8787  # the port meltano.yml's demo environment names
 

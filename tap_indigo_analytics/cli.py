@@ -76,15 +76,18 @@ class StdoutWriter(MsgSpecWriter):
         """Write out every queued line."""
         if not self._pending or self._target_stopped:
             return
+        out = sys.stdout.buffer
         try:
-            out = sys.stdout.buffer
+            # A signal handler may run between any two of these lines and write the
+            # final STATE itself. Cleared only after the write, so the worst case is
+            # lines written twice (targets upsert), never a STATE ahead of its records.
             out.write(self._pending)
+            self._pending.clear()
             out.flush()
         except BrokenPipeError:
             self._target_stopped = True
-            raise TargetStoppedError from None
-        finally:
             self._pending.clear()
+            raise TargetStoppedError from None
 
     def flush_at_exit(self) -> None:
         """Write out what is left when the command ends (the CLI registers this).

@@ -207,8 +207,11 @@ class IndigoStream(SendingStream):
                 if limit is not None and self._dry_run_records >= limit:
                     return
                 tap.state_due(self)
-        except BaseException:
-            self._write_state_message()  # keep what was written resumable
+        except BaseException as exc:
+            # A failure here (not the SDK closing this generator after a failure of its
+            # own) checkpoints what was written before it goes up.
+            if not isinstance(exc, GeneratorExit):
+                self._write_state_message()
             if tap.prefetched is not None:
                 tap.prefetched.close()  # no more fetching for a run that is over
             raise

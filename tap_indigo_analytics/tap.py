@@ -13,7 +13,7 @@ import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import _ConfigInput
-from singer_sdk.singerlib import Catalog
+from singer_sdk.singerlib import Catalog, StateMessage
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR, extend_validator_with_defaults
 
 from tap_indigo_analytics.cli import (
@@ -183,7 +183,9 @@ class TapIndigoAnalytics(Tap):
         self._interrupted = True
         name = signal.Signals(signum).name
         try:
-            self.state_writer.write_state(self.state)
+            # Always written (the SDK's state writer skips an unchanged state), so the
+            # last line out is this STATE, after every record still queued (cli.py).
+            self.write_message(StateMessage(value=self.state))
             resume = "the last STATE written covers every record sent; run again to resume"
         except (Exception, TargetStoppedError):
             # Say, never crash, in a signal handler (e.g. the target is gone as well).

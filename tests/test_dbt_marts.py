@@ -19,12 +19,11 @@ import datetime as dt
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import duckdb
 import psycopg
@@ -36,10 +35,10 @@ from scripts.report import build, read_duckdb
 from tests import dbt_expected as ex
 from tests.conftest import STREAMS, WORKSPACES, assert_no_secret, today
 from tests.emulator import Emulator
+from tests.meltano_support import installed_meltano, pg_dsn, unavailable
 from tests.test_report_browser import check_figures, load_page
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DSN = "postgresql://meltano:meltano@localhost:5432/indigo"
 ALPHA = "ws-alpha"
 HISTORY_DAYS = 75
 MARTS = ("indigo__daily_kpis", "indigo__weekly_kpis", "indigo__monthly_kpis")
@@ -58,24 +57,10 @@ PLUGIN_VENVS = (
 Reader = Callable[[str], list[dict[str, Any]]]
 
 
-def unavailable(reason: str) -> NoReturn:
-    """Skip, or fail where PostgreSQL is required (CI)."""
-    if os.environ.get("TAP_INDIGO_REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"{reason} (TAP_INDIGO_REQUIRE_POSTGRES=1)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def meltano() -> str:
     """The meltano executable with this project's plugins (dbt utilities included)."""
-    found = shutil.which("meltano") or str(ROOT / ".venv-meltano" / "bin" / "meltano")
-    assert Path(found).exists(), "meltano is not installed: run `make setup`"
-    if not all((ROOT / ".meltano" / venv / "venv").exists() for venv in PLUGIN_VENVS):
-        proc = subprocess.run(
-            [found, "install"], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False
-        )
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return found
+    return installed_meltano(PLUGIN_VENVS)
 
 
 def late_workspace() -> tuple[str, str, dt.date]:
@@ -269,7 +254,7 @@ def test_dbt_build_on_duckdb(meltano: str, emulator: Emulator, tmp_path: Path) -
 @pytest.fixture
 def pg() -> Iterator[tuple[psycopg.Connection[Any], str, str]]:
     """A connection, its DSN and a fresh schema name; the schemas are dropped afterwards."""
-    dsn = os.environ.get("TAP_INDIGO_PG_DSN", DEFAULT_DSN)
+    dsn = pg_dsn()
     try:
         conn = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
     except psycopg.Error as exc:

@@ -338,3 +338,22 @@ def test_a_wrong_token_echoed_by_a_401_is_blanked(emulator: Emulator) -> None:
     message = one_line_error(run_tap(cfg))
     assert "rejected the personal access token" in message
     assert "***" in message
+
+
+# --- issue 11: nothing listening at base_url --------------------------------------------
+
+
+def test_an_unreachable_base_url_fails_fast_naming_the_host() -> None:
+    config = {
+        "pat": "pat-alphaSecretToken0001",
+        "project_id": ALPHA,
+        "base_url": "http://127.0.0.1:9",  # discard port: nothing listens
+        "start_date": day(3),
+    }
+    started = time.monotonic()
+    run = run_tap(config)  # default backoff and tries
+    elapsed = time.monotonic() - started
+    message = one_line_error(run)
+    assert "could not connect to http://127.0.0.1:9 (connection refused)" in message
+    assert "after 3 tries" in message
+    assert elapsed < 30

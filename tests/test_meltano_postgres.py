@@ -18,14 +18,13 @@ import json
 import os
 import secrets
 import shlex
-import shutil
 import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import psycopg
 import pytest
@@ -35,6 +34,7 @@ from psycopg.conninfo import conninfo_to_dict
 from tap_indigo_analytics.schema import DEFAULT_LOOKBACK_DAYS
 from tests.conftest import STREAMS, WORKSPACES, assert_no_secret, today, workspace_config
 from tests.emulator import Emulator
+from tests.meltano_support import installed_meltano, pg_dsn, unavailable
 
 pytestmark = pytest.mark.postgres
 
@@ -42,42 +42,21 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 #: What a new user sees without scrolling (tests/test_readme.py uses the same bound).
 FIRST_SCREEN_LINES = 40
-DEFAULT_DSN = "postgresql://meltano:meltano@localhost:5432/indigo"
 #: More than 365 days, so the first run needs two date windows per stream and workspace.
 DAYS = 400
-PLUGIN_VENVS = (
-    ROOT / ".meltano" / "extractors" / "tap-indigo-analytics" / "venv",
-    ROOT / ".meltano" / "loaders" / "target-postgres" / "venv",
-)
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip, or fail where PostgreSQL is required (CI)."""
-    if os.environ.get("TAP_INDIGO_REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"{reason} (TAP_INDIGO_REQUIRE_POSTGRES=1)")
-    pytest.skip(reason)
+PLUGIN_VENVS = ("extractors/tap-indigo-analytics", "loaders/target-postgres")
 
 
 @pytest.fixture(scope="module")
 def meltano() -> str:
     """The meltano executable, with this project's plugins installed."""
-    found = shutil.which("meltano") or str(ROOT / ".venv-meltano" / "bin" / "meltano")
-    if not Path(found).exists():
-        unavailable("meltano is not installed (run `make setup`)")
-    if not all(venv.exists() for venv in PLUGIN_VENVS):
-        started = time.monotonic()
-        proc = subprocess.run(
-            [found, "install"], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False
-        )
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        print(f"\nmeltano install: {time.monotonic() - started:.1f} s")
-    return found
+    return installed_meltano(PLUGIN_VENVS)
 
 
 @pytest.fixture
 def dsn() -> str:
     """A reachable PostgreSQL's connection string."""
-    value = os.environ.get("TAP_INDIGO_PG_DSN", DEFAULT_DSN)
+    value = pg_dsn()
     try:
         with psycopg.connect(value, connect_timeout=3):
             pass
