@@ -3,7 +3,8 @@
 Each tap run is a real subprocess (the installed CLI), so start-up, imports and
 Singer serialization are all inside the measurement. Peak RSS comes from
 ``os.wait4`` in a bare launcher process (``launch.py``), so the benchmark's own
-memory cannot leak into the tap's figure.
+memory cannot leak into the tap's figure; the launcher also samples the tap's
+thread count.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,10 +34,14 @@ LAUNCHER = REPO / "benchmarks" / "launch.py"
 STREAMS = 6
 #: The API's largest page and longest range per request.
 MAX_DAYS = 365
-#: Benchmark workspaces; each has its own token, hence its own rate budget.
-WORKSPACES = {f"bench-{n}": f"benchToken{n:012d}" for n in range(1, 6)}
-#: Markers of a RECORD line, as written by the SDK's writer and by msgspec's.
+#: Benchmark workspaces (the largest row reads 500); each has its own token, hence
+#: its own rate budget. A config takes the first N.
+WORKSPACES = {f"bench-{n}": f"benchToken{n:012d}" for n in range(1, 501)}
+#: Markers of a message type, as written by the SDK's writer and by msgspec's; both
+#: put ``type`` first, so a marker is looked for at the start of a line only.
 _RECORD_MARKERS = (b'"type":"RECORD"', b'"type": "RECORD"')
+_STATE_MARKERS = (b'"type":"STATE"', b'"type": "STATE"')
+_HEAD = 32
 
 
 def tap_command(writer: str = "msgspec") -> list[str]:
@@ -69,28 +75,52 @@ def min_requests(days: int, page_size: int, workspaces: int) -> int:
     return per_stream * STREAMS * workspaces
 
 
-def budget_bound_s(requests: int, limit: int, window_s: float, latency_s: float) -> float:
-    """Fastest possible time for ``requests`` sequential requests under ``limit``/``window_s``.
+def budget_bound_s(
+    requests: int, limit: int, window_s: float, latency_s: float, concurrency: int = 1
+) -> float:
+    """Fastest possible time for ``requests`` of one token under ``limit``/``window_s``,
+    at most ``concurrency`` in flight.
 
-    Request k may not start before request k - limit started plus the window; with
-    ``limit x latency < window`` that means bursts of ``limit`` requests one window
-    apart. Start-up is not included.
+    Request k may not start before request k - limit started plus the window; when a
+    burst of ``limit`` requests takes less than the window, that means bursts of
+    ``limit`` one window apart, the last one taking ⌈its size / concurrency⌉ round
+    trips. Start-up is not included.
     """
     if requests <= 0:
         return 0.0
-    if latency_s * limit >= window_s:  # the latency alone keeps the rate under the limit
-        return requests * latency_s
+    if -(-limit // concurrency) * latency_s >= window_s:  # the latency alone keeps under
+        return -(-requests // concurrency) * latency_s
     full_windows, last_burst = divmod(requests - 1, limit)
-    return full_windows * window_s + (last_burst + 1) * latency_s
+    return full_windows * window_s + -(-(last_burst + 1) // concurrency) * latency_s
+
+
+def concurrent_bound_s(
+    requests: int,
+    concurrency: int,
+    latency_s: float,
+    *,
+    per_token: int,
+    limit: int,
+    window_s: float,
+) -> float:
+    """The least time ``requests`` (``per_token`` on each token) can take: ⌈requests /
+    concurrency⌉ round trips, or the busiest token's budget where that is longer.
+    Start-up is not included."""
+    rounds = -(-requests // concurrency) * latency_s
+    return max(rounds, budget_bound_s(per_token, limit, window_s, latency_s, concurrency))
 
 
 @dataclass(frozen=True)
 class ProcessRun:
-    """One child process: its exit code, wall time and peak resident memory."""
+    """One child process: its exit code, wall time, peak resident memory and threads."""
 
     returncode: int
     wall_s: float
     max_rss_kib: int
+    #: Most threads seen at once (sampled every 5 ms; 0 where there is no /proc).
+    peak_threads: int = 0
+    #: User + system CPU seconds of the command.
+    cpu_s: float = 0.0
 
 
 def run_process(
@@ -128,10 +158,10 @@ def run_process(
             for handle in (out, err):
                 if not isinstance(handle, int):
                     handle.close()
-        wall, rss = result.read_text().split()
+        wall, rss, threads, cpu = result.read_text().split()
     # ru_maxrss is in KiB on Linux (bytes on macOS).
     max_rss = int(rss) // 1024 if sys.platform == "darwin" else int(rss)
-    return ProcessRun(returncode, float(wall), max_rss)
+    return ProcessRun(returncode, float(wall), max_rss, int(threads), float(cpu))
 
 
 def measure_startup(command: Sequence[str], repeats: int) -> list[float]:
@@ -154,6 +184,13 @@ class SyncRun:
     records: int
     requests: int
     statuses: dict[int, int] = field(default_factory=dict)
+    peak_threads: int = 0
+    #: STATE messages on stdout and their bytes (newlines included).
+    state_messages: int = 0
+    state_bytes: int = 0
+    #: CPU seconds of the tap, and of this process meanwhile (the emulator, mostly).
+    cpu_s: float = 0.0
+    emulator_cpu_s: float = 0.0
     log: list[LoggedRequest] = field(default_factory=list, repr=False)
 
 
@@ -166,10 +203,11 @@ def run_sync(
     config: dict[str, Any],
     *,
     writer: str = "msgspec",
-    timeout_s: float = 900,
+    timeout_s: float = 1800,
 ) -> SyncRun:
     """Run one sync with ``config`` (the emulator's log is cleared first) and measure it."""
     emulator.clear_log()
+    before = resource.getrusage(resource.RUSAGE_SELF)
     with tempfile.TemporaryDirectory(prefix="tap-indigo-bench-") as tmp:
         config_path = Path(tmp, "config.json")
         config_path.write_text(json.dumps(config))
@@ -183,22 +221,30 @@ def run_sync(
         if run.returncode != 0:
             tail = stderr.read_text(errors="replace")[-3000:]
             raise TapFailedError(f"tap exited {run.returncode}; stderr ends with:\n{tail}")
-        records = count_records(stdout)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        output = scan_output(stdout)
     log = emulator.requests()
     return SyncRun(
         wall_s=run.wall_s,
         max_rss_kib=run.max_rss_kib,
-        records=records,
+        records=output.records,
         requests=len(log),
         statuses=dict(Counter(entry.status for entry in log)),
         log=log,
+        peak_threads=run.peak_threads,
+        state_messages=output.state_messages,
+        state_bytes=output.state_bytes,
+        cpu_s=run.cpu_s,
+        emulator_cpu_s=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
     )
 
 
-def replay_s(emulator: Emulator, log: Sequence[LoggedRequest]) -> float:
-    """Seconds a bare HTTP client takes for exactly these requests (``benchmarks/replay.py``)."""
+def replay_s(emulator: Emulator, log: Sequence[LoggedRequest], workers: int = 1) -> float:
+    """Seconds a bare HTTP client takes for exactly these requests, ``workers`` at a time
+    (``benchmarks/replay.py``)."""
     plan = {
         "base_url": emulator.base_url,
+        "workers": workers,
         "requests": [
             [entry.path, entry.params, emulator.workspaces[entry.project_id or ""]] for entry in log
         ],
@@ -218,19 +264,27 @@ def replay_s(emulator: Emulator, log: Sequence[LoggedRequest]) -> float:
     return float(json.loads(proc.stdout)["seconds"])
 
 
-def count_records(path: Path) -> int:
-    """RECORD messages in a Singer output file, read in chunks."""
-    count = 0
-    tail = b""
-    keep = max(len(marker) for marker in _RECORD_MARKERS) - 1
+@dataclass(frozen=True)
+class Output:
+    """What a Singer output file holds that the benchmarks report."""
+
+    records: int
+    state_messages: int
+    state_bytes: int
+
+
+def scan_output(path: Path) -> Output:
+    """Count RECORD messages, and STATE messages and their bytes, line by line."""
+    records = states = state_bytes = 0
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            data = tail + chunk
-            count += sum(data.count(marker) for marker in _RECORD_MARKERS)
-            # A marker cut by the chunk boundary is found next time; one that fits in
-            # ``tail`` was counted already and cannot fit there whole again.
-            tail = data[-keep:]
-    return count
+        for line in handle:
+            head = line[:_HEAD]
+            if any(marker in head for marker in _RECORD_MARKERS):
+                records += 1
+            elif any(marker in head for marker in _STATE_MARKERS):
+                states += 1
+                state_bytes += len(line)
+    return Output(records, states, state_bytes)
 
 
 def median(values: Sequence[float]) -> float:

@@ -1,21 +1,34 @@
 """The benchmark command still runs: tiny ranges, one repeat, no timing assertions.
 
-Figures are for humans (``make bench``); here only the shape of the output and the
-request counts are checked, which do not depend on the machine's speed.
+Figures are for humans (``make bench``); here only what does not depend on the
+machine's speed is checked: request and record counts, zero 429s where no timing can
+cause one, each bound built on its own start-up, and thread counts held by the
+concurrency setting.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+#: Threads of the tap besides its fetch workers (the main thread, the limiter's leak
+#: thread, and a few the runtime may start); generous, since only runaway counts matter.
+OTHER_THREADS = 8
 
 
-def test_quick_benchmark_runs_and_counts_minimum_requests(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+@pytest.fixture(scope="module")
+def quick(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """One ``--quick`` run shared by the tests of this module: stdout and the JSON."""
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
     proc = subprocess.run(
         [
             sys.executable,
@@ -35,10 +48,23 @@ def test_quick_benchmark_runs_and_counts_minimum_requests(tmp_path: Path) -> Non
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for heading in ("Backfill ranges", "page_size=30", "Rate budget", "Raw throughput", "Goals"):
+    return proc, json.loads(out.read_text())
+
+
+def test_quick_benchmark_runs_and_counts_minimum_requests(
+    quick: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    proc, results = quick
+    for heading in (
+        "Backfill ranges",
+        "page_size=30",
+        "Rate budget",
+        "Raw throughput",
+        "Concurrency",
+        "Goals",
+    ):
         assert heading in proc.stdout
 
-    results = json.loads(out.read_text())
     assert [(r["range"], r["workspaces"]) for r in results["ranges"]] == [("30 d", 1), ("1 y", 1)]
     latency_s = results["settings"]["latency_ms"] / 1000
     for row in results["ranges"]:
@@ -60,3 +86,29 @@ def test_quick_benchmark_runs_and_counts_minimum_requests(tmp_path: Path) -> Non
     for row in results["throughput"]["rows"]:
         assert row["requests_each"] == [row["minimum_requests"]]
         assert row["records_each"] == [row["expected_records"]]
+
+
+def test_quick_benchmark_concurrency_cells(
+    quick: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    _, results = quick
+    (row,) = results["concurrency"]
+    assert row["key"] == "daily-10"
+    assert [cell["max_concurrency"] for cell in row["cells"]] == [1, 8, 64]
+    for cell in row["cells"]:
+        minimum, level = cell["minimum_requests"], cell["max_concurrency"]
+        assert minimum == 6 * 10  # a daily run: one request per stream and workspace
+        assert cell["requests_each"] == [minimum]
+        assert cell["records_each"] == [cell["expected_records"]] == [minimum]
+        # 6 requests per token against 100 per 60 s: no timing can earn a 429.
+        assert cell["rate_limited_429"] == 0
+        assert len(cell["startup_each_s"]) == len(cell["wall_each_s"]) == 1
+        startup, bound = cell["startup_each_s"][0], cell["bound_each_s"][0]
+        rounds = math.ceil(minimum / level)
+        assert abs(bound - (rounds * cell["latency_ms"] / 1000 + startup)) < 1e-3
+        # Never more fetch workers than the setting allows (nor than there is work);
+        # the launcher samples /proc, so elsewhere the count is 0.
+        lowest = 1 if Path("/proc/self/status").exists() else 0
+        assert lowest <= cell["peak_threads"] <= min(level, minimum) + OTHER_THREADS
+        assert cell["state_messages"] >= 1
+        assert cell["state_bytes"] > 0
