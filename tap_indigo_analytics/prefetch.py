@@ -33,10 +33,7 @@ from tap_indigo_analytics.windows import Record, Window
 FATAL = (AuthenticationError, WorkspaceAccessError)
 _PROBE_PENDING, _PROBE_RUNNING, _PROBE_DONE = 0, 1, 2
 _WAIT_S = 0.25  # waits wake up this often, so signals reach the main thread promptly
-#: Days (rows) fetched ahead of the writer, at most: memory stays flat with the range and
-#: the concurrency (a 365-day window is ~0.3 MB of rows), while a daily run of thousands
-#: of one-day windows is held back only by the look-ahead in windows.
-MAX_DAYS_AHEAD = 4096
+
 
 #: Fetches one window; calls its second argument (if any) after the first answer.
 FetchWindow = Callable[[Window, "Callable[[], None] | None"], list[Record]]
@@ -82,9 +79,11 @@ class Prefetcher:
         *,
         workers: int,
         lookahead: int,
+        max_days_ahead: int,
     ) -> None:
         self._fetch = fetch
         self._lookahead = max(lookahead, 1)
+        self._max_days_ahead = max_days_ahead
         self._tasks: list[_TaskSlots] = []
         self._slots: list[_Slot] = []
         for task in tasks:
@@ -103,7 +102,9 @@ class Prefetcher:
         self._days_ahead = 0  # days of the windows started and not yet handed over
         self._fatal: BaseException | None = None
         self._closed = False
-        count = min(workers, len(self._slots))
+        # No more threads than windows that can be ahead at once (each thread costs memory).
+        shortest = min((slot.window.days for slot in self._slots), default=1)
+        count = min(workers, len(self._slots), max_days_ahead // max(shortest, 1) + 1)
         self._threads = [
             threading.Thread(target=self._work, name=f"indigo-fetch-{n}", daemon=True)
             for n in range(count)
@@ -191,7 +192,7 @@ class Prefetcher:
             probe = self._probes[slot.window.project_id]
             if probe == _PROBE_RUNNING:
                 continue
-            if index != self._reader and self._days_ahead + slot.window.days > MAX_DAYS_AHEAD:
+            if index != self._reader and self._days_ahead + slot.window.days > self._max_days_ahead:
                 return None  # in order: nothing later starts before this one fits
             if probe == _PROBE_PENDING:
                 self._probes[slot.window.project_id] = _PROBE_RUNNING

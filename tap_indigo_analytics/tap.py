@@ -35,6 +35,7 @@ from tap_indigo_analytics.ratelimit import RequestBudgets
 from tap_indigo_analytics.redact import redact_values
 from tap_indigo_analytics.settings import (
     CONFIG_SCHEMA,
+    MAX_DAYS_PER_REQUEST,
     SETTING_NAMES,
     Settings,
     SettingsError,
@@ -100,8 +101,12 @@ class TapIndigoAnalytics(Tap):
                     window, on_answer
                 ),
                 workers=concurrency,
-                # Two windows per worker: one in flight, one ready for the writer.
+                # Two windows per worker: one in flight, one ready for the writer...
                 lookahead=2 * concurrency,
+                # ...but never more days (rows) than this ahead of the writer, so memory
+                # stays flat with the range: a 365-day window is ~0.3 MB of rows, a daily
+                # run's one-day windows are held back by the look-ahead alone.
+                max_days_ahead=MAX_DAYS_PER_REQUEST * max(8, concurrency // 4),
             )
             self._last_state_at = time.monotonic()
         return self._prefetcher
