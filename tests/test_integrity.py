@@ -7,13 +7,24 @@ tap CLI against it over loopback; the README's reliability section lists the out
 from __future__ import annotations
 
 import datetime as dt
-import resource
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import STREAMS, TapRun, by_day, run_tap, today, workspace_config
+from tests.conftest import (
+    STREAMS,
+    TapRun,
+    by_day,
+    run_tap,
+    tap_command,
+    today,
+    workspace_config,
+)
 from tests.emulator import Emulator, Faults
 
 ALPHA = "ws-alpha"
@@ -251,16 +262,31 @@ def test_an_answer_that_never_ends_fails_as_a_timeout(emulator: Emulator, faults
     ids=["endless-chunked", "500-MB-body"],
 )
 def test_a_body_over_the_cap_is_refused_with_bounded_memory(
-    emulator: Emulator, faults: Faults
+    emulator: Emulator, faults: Faults, tmp_path: Path
 ) -> None:
     emulator.faults = faults
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    run = run_tap(config(emulator))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config(emulator)))
+    # A fresh parent whose only child is the tap, so its peak RSS is the tap's alone (the
+    # test process's own children include every other suite's tools).
+    peak_of_child = (
+        "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+        "print('peak-kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+        "file=sys.stderr); sys.exit(code)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", peak_of_child, *tap_command(), "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    run = TapRun(proc.returncode, proc.stdout, proc.stderr)
     message = one_line_error(run)
     assert "daily_ai_quality" in message
     assert "too large" in message
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    assert max(peak_kib, before) < 400 * 1024, "the tap held more than the body cap"
+    peak_kib = int(proc.stderr.rsplit("peak-kib", 1)[1].split()[0])
+    assert peak_kib < 200 * 1024, f"the tap peaked at {peak_kib} KiB for a 32 MiB cap"
 
 
 # --- 6. endless pagination --------------------------------------------------------------
