@@ -155,6 +155,7 @@ class IndigoStream(SendingStream):
                 self.fetch_page,
                 self.builder.build,
                 page_size=self.settings.page_size,
+                new_paginator=self.get_new_paginator,
                 on_answer=on_answer,
             )
         except RateLimitedError as exc:

@@ -93,16 +93,19 @@ def read_window(
     build: Callable[[Record, str], Record],
     *,
     page_size: int,
+    new_paginator: Callable[[], CursorPaginator] = CursorPaginator,
     on_answer: Callable[[], None] | None = None,
 ) -> list[Record]:
     """Every day of ``window`` as records, in order, or an ``IndigoError``.
+
+    ``new_paginator`` gives each try of the window a fresh paginator (the stream's hook).
 
     ``on_answer`` is called after the first successful page (the fail-fast probe).
     """
     max_pages = math.ceil(window.days / page_size) + PAGE_SLACK
     for attempt in range(MAX_WINDOW_RESTARTS + 1):
         try:
-            return _read_once(window, fetch_page, build, max_pages, on_answer)
+            return _read_once(window, fetch_page, build, max_pages, new_paginator(), on_answer)
         except (InvalidCursorError, IncompleteWindowError) as exc:
             if attempt == MAX_WINDOW_RESTARTS:
                 if isinstance(exc, IncompleteWindowError):
@@ -129,10 +132,10 @@ def _read_once(
     fetch_page: FetchPage,
     build: Callable[[Record, str], Record],
     max_pages: int,
+    paginator: CursorPaginator,
     on_answer: Callable[[], None] | None,
 ) -> list[Record]:
     records: list[Record] = []
-    paginator = CursorPaginator()
     expected = window.start
     one_day = dt.timedelta(days=1)
     pages = 0
