@@ -8,7 +8,6 @@ configured token may appear anywhere in its output.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import os
 import subprocess
@@ -20,7 +19,7 @@ from typing import Any
 
 from airbyte_protocol.models import AirbyteMessage, Type  # type: ignore[import-untyped]
 
-from tests.conftest import assert_no_secret, today
+from tests.conftest import assert_no_secret
 
 #: PyAirbyte's own virtualenv (``make .venv-pyairbyte/.installed``; ``make test`` builds it).
 PYAIRBYTE_PYTHON = Path(__file__).resolve().parent.parent / ".venv-pyairbyte" / "bin" / "python"
@@ -165,11 +164,6 @@ def configured_catalog(
             }
         )
     return {"streams": entries}
-
-
-def days_back(n: int) -> str:
-    """The ISO date ``n`` days before UTC today."""
-    return (today() - dt.timedelta(days=n)).isoformat()
 
 
 def assert_state_after_records(run: SourceRun, stream: str) -> None:

@@ -39,6 +39,11 @@ def today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
+def days_back(n: int) -> str:
+    """The ISO day ``n`` days before UTC today."""
+    return (today() - dt.timedelta(days=n)).isoformat()
+
+
 @dataclass
 class TapRun:
     """What one run of the tap CLI printed."""

@@ -21,11 +21,10 @@ from tests.airbyte_support import (
     assert_state_after_records,
     bookmarks,
     configured_catalog,
-    days_back,
     one_workspace,
     run_source,
 )
-from tests.conftest import STREAMS, WORKSPACES, by_day, run_tap, today, workspace_config
+from tests.conftest import STREAMS, WORKSPACES, by_day, days_back, run_tap, today, workspace_config
 from tests.emulator import ENDPOINTS, Emulator
 
 #: What an incremental run reads again before its bookmark, by default.

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from tap_indigo_analytics.settings import CONFIG_SCHEMA
-from tests.airbyte_support import PYAIRBYTE_PYTHON, days_back
-from tests.conftest import STREAMS, WORKSPACES, assert_no_secret, today, workspace_config
+from tests.airbyte_support import PYAIRBYTE_PYTHON
+from tests.conftest import STREAMS, WORKSPACES, assert_no_secret, days_back, today, workspace_config
 from tests.emulator import ENDPOINTS, Emulator
 
 ROOT = Path(__file__).resolve().parent.parent

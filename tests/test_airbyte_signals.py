@@ -25,12 +25,11 @@ import pytest
 from tests.airbyte_support import (
     SourceRun,
     configured_catalog,
-    days_back,
     finish_run,
     source_command,
     write_inputs,
 )
-from tests.conftest import STREAMS, workspace_config
+from tests.conftest import STREAMS, days_back, workspace_config
 from tests.emulator import Emulator
 
 MOMENTS = 10  # per command: 20 in all

@@ -9,8 +9,8 @@ import pytest
 
 from tap_indigo_analytics.airbyte import InputError, singer_state
 from tap_indigo_analytics.settings import CONFIG_SCHEMA
-from tests.airbyte_support import configured_catalog, days_back, run_source
-from tests.conftest import STREAMS, WORKSPACES, workspace_config
+from tests.airbyte_support import configured_catalog, run_source
+from tests.conftest import STREAMS, WORKSPACES, days_back, workspace_config
 from tests.emulator import Emulator
 
 LOOKBACK_DAYS: int = CONFIG_SCHEMA["properties"]["lookback_days"]["default"]

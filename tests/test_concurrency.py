@@ -21,6 +21,7 @@ from tests.conftest import (
     STREAMS,
     WORKSPACES,
     TapRun,
+    days_back,
     run_tap,
     tap_command,
     today,
@@ -30,10 +31,6 @@ from tests.emulator import Emulator
 
 THREE = {"ws-one": "oneSecretToken000001", "ws-two": "twoSecretToken000002"}
 THREE["ws-three"] = "threeSecretToken0003"
-
-
-def days_back(n: int) -> str:
-    return (today() - dt.timedelta(days=n)).isoformat()
 
 
 def config_for(emulator: Emulator, tokens: dict[str, str], **overrides: Any) -> dict[str, Any]:

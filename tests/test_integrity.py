@@ -25,15 +25,13 @@ from tests.conftest import (
     today,
     workspace_config,
 )
+from tests.conftest import (
+    days_back as day,
+)
 from tests.emulator import Emulator, Faults
 
 ALPHA = "ws-alpha"
 CHATS = "daily_chats"
-
-
-def day(n: int) -> str:
-    """``n`` days before today, ISO."""
-    return (today() - dt.timedelta(days=n)).isoformat()
 
 
 def config(emulator: Emulator, days: int = 60, **overrides: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from tests.conftest import (
     TapRun,
     assert_no_secret,
     by_day,
+    days_back,
     run_tap,
     tap_command,
     today,
@@ -49,10 +50,6 @@ BASELINE = len(STREAMS) * PAGES  # requests of one clean run for one workspace
 #: The SDK syncs streams in name order; this one goes first.
 FIRST = "daily_ai_quality"
 FIRST_PATH = f"/rest/analytics/{ALPHA}/ai_quality/daily"
-
-
-def days_back(n: int) -> str:
-    return (today() - dt.timedelta(days=n)).isoformat()
 
 
 def small_config(emulator: Emulator, *ids: str, **overrides: Any) -> dict[str, Any]:

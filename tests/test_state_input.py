@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
 
 from tap_indigo_analytics.state import StateError
 from tap_indigo_analytics.tap import TapIndigoAnalytics
-from tests.conftest import STREAMS, by_day, run_tap, today, workspace_config
+from tests.conftest import STREAMS, by_day, days_back, run_tap, today, workspace_config
 from tests.emulator import Emulator
-
-
-def days_back(n: int) -> str:
-    """The ISO day ``n`` days before today."""
-    return (today() - dt.timedelta(days=n)).isoformat()
 
 
 def classic(day: str, stream: str = "daily_chats") -> dict[str, Any]:

@@ -10,13 +10,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import STREAMS, WORKSPACES, TapRun, by_day, run_tap, today, workspace_config
+from tests.conftest import (
+    STREAMS,
+    WORKSPACES,
+    TapRun,
+    by_day,
+    days_back,
+    run_tap,
+    today,
+    workspace_config,
+)
 from tests.emulator import ENDPOINTS, Emulator
-
-
-def days_back(n: int) -> str:
-    """The day ``n`` days before today, ISO format."""
-    return (today() - dt.timedelta(days=n)).isoformat()
 
 
 def assert_full_and_exact(
