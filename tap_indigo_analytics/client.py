@@ -1,49 +1,39 @@
-"""The one base stream: what to ask, and records out, window by window.
+"""The one base stream: the SDK's side of an Indigo endpoint, records out window by window.
 
-How one request is sent and retried lives in sending.py, how windows are read whole in
-windows.py, how they are fetched concurrently in prefetch.py, and the run's plan in
-plan.py; this module is the SDK's side of it.
+What a stream asks (URL, parameters, paginator) is declared here through the SDK's
+hooks; how a page is fetched lives in sending.py (a :class:`~sending.PageFetcher` per
+stream), and everything one sync shares (budgets, transport, plan, prefetcher, state
+clock) in the run (run.py). A stream asks its run, never the tap.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import logging
 import time
 import typing as t
-from collections.abc import Callable, Iterable
-from functools import cached_property
+from collections.abc import Iterable
 
 from singer_sdk import typing as th
-from singer_sdk.helpers._state import STARTING_MARKER
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.streams import RESTStream
 
-from tap_indigo_analytics.errors import IndigoError, RateLimitedError
 from tap_indigo_analytics.pagination import CursorPaginator
 from tap_indigo_analytics.records import RecordBuilder, fields_of
-from tap_indigo_analytics.sending import (
-    CONNECT_MAX_TRIES,
-    MAX_RATE_LIMIT_WAITS,
-    TRANSIENT,
-    SendingStream,
-    is_connect_failure,
-)
-from tap_indigo_analytics.settings import MAX_DAYS_PER_REQUEST
+from tap_indigo_analytics.schema import MAX_DAYS_PER_REQUEST
+from tap_indigo_analytics.sending import PageFetcher
 from tap_indigo_analytics.state import IndexedStateManager
 from tap_indigo_analytics.stats import StreamStats, partition_start_to_debug
-from tap_indigo_analytics.windows import Record, Window, read_window
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_indigo_analytics.tap import TapIndigoAnalytics
+    from tap_indigo_analytics.run import Run
+    from tap_indigo_analytics.settings import Settings
+    from tap_indigo_analytics.windows import Record
 
 
-def utc_today() -> dt.date:
-    """Today in UTC: the platform's calendar day (never ask for a later one)."""
-    return dt.datetime.now(dt.timezone.utc).date()
-
-
-class IndigoStream(SendingStream):
+class IndigoStream(RESTStream[str | None]):
     """One Indigo daily endpoint, read per workspace in windows of at most 365 days.
 
     Subclasses (streams.py) declare only ``name``, ``path``, ``cursor_param``,
@@ -67,12 +57,10 @@ class IndigoStream(SendingStream):
     check_sorted = False
     # Values are checked where they enter (records.py); the SDK's pass would repeat it.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    # STATE is written by time (state_interval_seconds), not every N records.
+    # STATE is written by time (state_interval_seconds, run.py), not every N records.
     STATE_MSG_FREQUENCY = 1 << 62
-    # One summary line per stream instead of a METRIC line per request (see summary()).
-    _LOG_REQUEST_METRICS = False
 
-    def __init__(self, tap: TapIndigoAnalytics) -> None:
+    def __init__(self, tap: Tap, run: Run) -> None:
         schema = th.PropertiesList(
             th.Property(
                 "project_id",
@@ -89,12 +77,30 @@ class IndigoStream(SendingStream):
             *self.metrics,
         ).to_dict()
         super().__init__(tap=tap, schema=schema)
-        self.logger.addFilter(partition_start_to_debug)
-        self._tap_ref = tap
+        _logger_of(self.logger).addFilter(partition_start_to_debug)
+        #: The sync this stream belongs to (run.py).
+        self.run = run
         self.stats = StreamStats()
         self._dry_run_records = 0
+        self.fetcher = PageFetcher(
+            run,
+            stream=self.name,
+            url=self.get_url,
+            params=self.get_url_params,
+            builder=RecordBuilder(self.name, self.path, fields_of(self.schema, self.ranges)),
+            new_paginator=self.get_new_paginator,
+            headers={"User-Agent": self.user_agent},
+            stats=self.stats,
+            logger=self.logger,
+        )
+        run.add_reader(self.name, self.fetcher.read)
 
     # --- where and what to ask ---------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The run's checked settings."""
+        return self.run.settings
 
     @property
     def url_base(self) -> str:
@@ -138,65 +144,37 @@ class IndigoStream(SendingStream):
             )
         return t.cast("IndexedStateManager", self._state_manager)
 
-    @cached_property
-    def builder(self) -> RecordBuilder:
-        """Checks each row against this stream's schema (records.py)."""
-        return RecordBuilder(self.name, self.path, fields_of(self.schema, self.ranges))
-
     # --- reading ------------------------------------------------------------------------
 
-    def read_window(
-        self, window: Window, on_answer: Callable[[], None] | None = None
-    ) -> list[Record]:
-        """One whole window as records (worker threads call this); one-line failures."""
-        try:
-            return read_window(
-                window,
-                self.fetch_page,
-                self.builder.build,
-                page_size=self.settings.page_size,
-                new_paginator=self.get_new_paginator,
-                on_answer=on_answer,
-            )
-        except RateLimitedError as exc:
-            raise IndigoError(
-                f"{window}: still rate limited after {MAX_RATE_LIMIT_WAITS} waits ({exc})"
-            ) from None
-        except TRANSIENT as exc:
-            if is_connect_failure(exc):
-                raise IndigoError(
-                    f"{window}: {self._describe(exc)} after {CONNECT_MAX_TRIES} tries — is "
-                    "`base_url` right and the network up?"
-                ) from None
-            tries = self.settings.max_tries
-            raise IndigoError(
-                f"{window}: gave up after {tries} {'try' if tries == 1 else 'tries'}: "
-                f"{self._describe(exc)}"
-            ) from None
-
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """Every day from the sync start to today (or end_date), window by window."""
+        """Every day from the sync start to today (or end_date), window by window.
+
+        In a sync the windows were fetched ahead by the run's workers; under ``--test``
+        (the SDK's record limit) they are read here, one page each.
+        """
         assert context is not None
-        tap = self._tap_ref
         limit = self.ABORT_AT_RECORD_COUNT
         if limit is not None and self._dry_run_records >= limit:
             return  # --test: the SDK stops at `limit` records per stream; fetch no more
-        if limit is None and STARTING_MARKER in self.get_context_state(context):
-            # The SDK is syncing (sync_all): hand over what the prefetcher fetched.
-            prefetcher = tap.prefetcher()
-            task = prefetcher.begin(self.name, context["project_id"])
-            tap.plan.check_turn(self, context, task)
-            batches: Iterable[list[Record]] = prefetcher.records(task)
+        marker = self.get_starting_replication_key_value(context)
+        if limit is None:
+            batches = self.run.partition(self.name, context["project_id"], marker)
         else:
-            # --test or a direct call (the Airbyte check): only what is asked, inline;
-            # --test reads one page, so its windows are one page long.
-            task = tap.plan.task(
-                self,
-                context,
-                self.get_starting_replication_key_value(context),
-                window_days=self.settings.page_size if limit is not None else MAX_DAYS_PER_REQUEST,
+            batches = self.run.inline(
+                self.name, context["project_id"], marker, window_days=self.settings.page_size
             )
-            batches = (self.read_window(window) for window in task.windows)
+        yield from self._handed_over(batches, limit)
+
+    def read_now(self, context: Context) -> list[Record]:
+        """The partition's planned days, read on this thread (the Airbyte check's probe)."""
+        batches = self.run.inline(
+            self.name, context["project_id"], None, window_days=MAX_DAYS_PER_REQUEST
+        )
+        return [record for batch in batches for record in batch]
+
+    def _handed_over(
+        self, batches: Iterable[list[Record]], limit: int | None
+    ) -> Iterable[dict[str, t.Any]]:
         started = time.monotonic()
         try:
             for records in batches:
@@ -207,14 +185,13 @@ class IndigoStream(SendingStream):
                 self.stats.add(records=len(records))
                 if limit is not None and self._dry_run_records >= limit:
                     return
-                tap.state_due(self)
+                self.run.tick(len(records))
         except BaseException as exc:
             # A failure here (not the SDK closing this generator after a failure of its
             # own) checkpoints what was written before it goes up.
             if not isinstance(exc, GeneratorExit):
-                self._write_state_message()
-            if tap.prefetched is not None:
-                tap.prefetched.close()  # no more fetching for a run that is over
+                self.run.checkpoint()
+            self.run.stop()  # no more fetching for a run that is over
             raise
         finally:
             self.stats.add(seconds=time.monotonic() - started, partitions=1)
@@ -222,9 +199,11 @@ class IndigoStream(SendingStream):
     def finalize_state_progress_markers(self, state: dict[str, t.Any] | None = None) -> None:
         """At the end of a stream's sync: the SDK's final STATE, and one summary line."""
         super().finalize_state_progress_markers(state)
+        self.run.state_written()
         if state is None:
-            self.log("%s", self.stats.summary(self.name))
+            self.logger.info("%s", self.stats.summary(self.name))
 
-    def write_state_message(self) -> None:
-        """Write a STATE now (the tap calls this at most once per ``state_interval_seconds``)."""
-        self._write_state_message()
+
+def _logger_of(logger: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> logging.Logger:
+    """The logger itself (SDK 0.55 hands streams a ``LoggerAdapter``, which has no filters)."""
+    return logger.logger if isinstance(logger, logging.LoggerAdapter) else logger

@@ -9,39 +9,34 @@ loudly with the endpoint and the missing key, never as silently lost rows.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import requests
 
+from tap_indigo_analytics.days import parse_day
 from tap_indigo_analytics.errors import ResponseShapeError, TransientAPIError, describe_body
+from tap_indigo_analytics.jsontypes import json_kind
 from tap_indigo_analytics.redact import redact
 
 #: The API names its day count differently per endpoint. The tap never depends on it
 #: (it pages until next_cursor is null); the contract check verifies one is present.
 TOTAL_KEYS = ("total_count", "total_days", "days_count")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SHAPE = "the response shape differs from the contract"
 
 
 @dataclass(frozen=True)
 class Page:
-    """One parsed page: its rows (each with a valid ``date``) and the next cursor."""
+    """One parsed page: its rows (each with a valid ``date``), the next cursor, the answer."""
 
     rows: list[dict[str, Any]]
     next_cursor: str | None
-
-
-# validate_response parses each page once; parse_response and the paginator read it here.
-_pages: weakref.WeakKeyDictionary[requests.Response, Page] = weakref.WeakKeyDictionary()
+    response: requests.Response
 
 
 def parse_page(response: requests.Response, endpoint: str) -> Page:
-    """Parse and check a 200 response; the result is cached for ``page_of``.
+    """Parse and check a 200 response (the only place a body becomes rows).
 
     Raises:
         TransientAPIError: the body is not JSON (a proxy's HTML page, a cut body).
@@ -66,7 +61,7 @@ def parse_page(response: requests.Response, endpoint: str) -> Page:
         return ResponseShapeError(f"{endpoint}: {what} — {_SHAPE}")
 
     if not isinstance(body, dict):
-        raise fail(f"expected a JSON object, got {type(body).__name__}")
+        raise fail(f"expected a JSON object, got {json_kind(body)}")
     status = body.get("status")
     if (isinstance(status, str) and status.upper() != "OK") or status is False:
         raise fail(f"status {status!r} ({redact(body.get('message', 'no message'))})")
@@ -74,7 +69,7 @@ def parse_page(response: requests.Response, endpoint: str) -> Page:
         raise fail(f"no `data` key (keys: {sorted(body)})")
     rows = body["data"]
     if not isinstance(rows, list):
-        raise fail(f"`data` is a {type(rows).__name__}, not a list")
+        raise fail(f"`data` is {json_kind(rows)}, not an array")
     metadata = body.get("metadata")
     if not isinstance(metadata, dict):
         raise fail("no `metadata` object")
@@ -85,23 +80,8 @@ def parse_page(response: requests.Response, endpoint: str) -> Page:
         raise fail(f"`metadata.next_cursor` is {cursor!r}, not a string or null")
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
-            raise fail(f"row {index} is a {type(row).__name__}, not an object")
+            raise fail(f"row {index} is {json_kind(row)}, not an object")
         day = row.get("date")
-        if not (isinstance(day, str) and _DATE.match(day) and _valid_date(day)):
+        if parse_day(day) is None:
             raise fail(f"row {index} has no valid `date` (got {day!r})")
-    page = Page(rows=rows, next_cursor=cursor)
-    _pages[response] = page
-    return page
-
-
-def page_of(response: requests.Response) -> Page:
-    """The page ``parse_page`` already made of this response."""
-    return _pages[response]
-
-
-def _valid_date(value: str) -> bool:
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+    return Page(rows=rows, next_cursor=cursor, response=response)

@@ -1,12 +1,13 @@
-"""The run's plan: which days each (stream, workspace) reads, from the state given.
+"""The run's plan: which days each (stream, workspace) reads — a pure function.
 
 A partition reads from its bookmark day minus ``lookback_days`` (or ``start_date``) to
-today (or ``end_date``), in windows of at most 365 days. The prefetcher needs every
-partition's range before the SDK reaches it, but the SDK writes a partition's
-starting marker only when it gets there; so the plan reads the bookmarks of the
-*input* state once, with the SDK's own rules, and at each partition's turn checks
-that the SDK's marker gives the very same range. A disagreement is a bug and fails
-loudly instead of reading the wrong days.
+today (or ``end_date``), in windows of at most 365 days; a FULL_TABLE stream reads from
+``start_date`` whatever the state says. The prefetcher needs every partition's range
+before the SDK reaches it, but the SDK writes a partition's starting marker only when
+it gets there; so the plan reads the bookmarks of the *input* state, with the SDK's own
+rules, and at each partition's turn :meth:`Plan.check_turn` compares the SDK's marker
+with the range planned. A disagreement is a bug and fails loudly instead of reading
+the wrong days.
 """
 
 from __future__ import annotations
@@ -14,47 +15,62 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import typing as t
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
-
+from tap_indigo_analytics.days import ONE_DAY, date_windows, parse_day
 from tap_indigo_analytics.errors import IndigoError
 from tap_indigo_analytics.prefetch import OrderError, Task
-from tap_indigo_analytics.settings import MAX_DAYS_PER_REQUEST
-from tap_indigo_analytics.windows import Window, date_windows
+from tap_indigo_analytics.schema import MAX_DAYS_PER_REQUEST
+from tap_indigo_analytics.state import REPLICATION_KEY
+from tap_indigo_analytics.windows import Window
 
 if t.TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
-
-    from tap_indigo_analytics.client import IndigoStream
-    from tap_indigo_analytics.tap import TapIndigoAnalytics
+    from tap_indigo_analytics.settings import Settings
 
 _LOGGER = logging.getLogger("tap-indigo-analytics")
 
 
+@dataclass(frozen=True)
+class Lane:
+    """One selected stream as the SDK will sync it: its name and how it replicates."""
+
+    stream: str
+    full_table: bool = False
+
+
 class Plan:
-    """Sync ranges of one run, computed from its input state and settings."""
+    """Sync ranges of one run, from its settings and input state (never changed after)."""
 
-    def __init__(self, tap: TapIndigoAnalytics) -> None:
-        self._tap = tap
+    def __init__(self, settings: Settings, input_state: Mapping[str, t.Any]) -> None:
+        self.settings = settings
         self._bookmarks: dict[str, dict[str, t.Any]] = {}
+        for stream, stream_state in (input_state.get("bookmarks") or {}).items():
+            self._bookmarks[stream] = {
+                p["context"].get("project_id"): _bookmark_of(p)
+                for p in (stream_state or {}).get("partitions") or []
+                if isinstance(p, dict) and isinstance(p.get("context"), dict)
+            }
 
-    def tasks(self) -> list[Task]:
-        """Every selected stream's partitions, in the order the SDK syncs them."""
-        tasks = []
-        for stream in self._tap.streams.values():
-            if not stream.selected or stream.parent_stream_type:
-                continue
-            stream = t.cast("IndigoStream", stream)
-            for partition in stream.partitions:
-                bookmark = self._input_bookmark(stream, partition["project_id"])
-                tasks.append(self.task(stream, partition, bookmark))
-        return tasks
+    def tasks(self, lanes: Iterable[Lane]) -> list[Task]:
+        """Every partition of ``lanes``, in the order the SDK syncs them."""
+        return [
+            self.task(lane.stream, w.project_id, self.input_bookmark(lane, w.project_id))
+            for lane in lanes
+            for w in self.settings.workspaces
+        ]
+
+    def input_bookmark(self, lane: Lane, project_id: str) -> str | None:
+        """The partition's bookmark in the input state (None: read from ``start_date``)."""
+        if lane.full_table:
+            return None
+        return self._bookmarks.get(lane.stream, {}).get(project_id)
 
     def task(
         self,
-        stream: IndigoStream,
-        context: Context,
-        bookmark: t.Any,
+        stream: str,
+        project_id: str,
+        bookmark: object,
         *,
         warn: bool = True,
         window_days: int = MAX_DAYS_PER_REQUEST,
@@ -63,57 +79,43 @@ class Plan:
 
         ``window_days`` is smaller than 365 only for ``--test``, which wants one page.
         """
-        settings = stream.settings
-        project_id = context["project_id"]
+        settings = self.settings
         start, today = settings.start_date, settings.today
         if bookmark is not None and bookmark != start.isoformat():
-            try:
-                day = dt.date.fromisoformat(str(bookmark)[:10])
-            except ValueError:
+            day = parse_day(bookmark, prefix=True)
+            if day is None:
                 raise IndigoError(
-                    f"state for stream {stream.name}, workspace {project_id}: "
+                    f"state for stream {stream}, workspace {project_id}: "
                     f"bookmark {bookmark!r} is not a YYYY-MM-DD date; fix or remove it"
-                ) from None
+                )
             if day > today:
                 if warn:
                     _LOGGER.warning(
                         "%s, workspace %s: the bookmark %s is after today (%s, UTC); "
                         "reading as if it were today",
-                        stream.name,
+                        stream,
                         project_id,
                         day,
                         today,
                     )
                 day = today
             start = max(start, day - dt.timedelta(days=settings.lookback_days))
-        last = min(settings.end_date or today, today)
-        end = last + dt.timedelta(days=1)
+        end = min(settings.end_date or today, today) + ONE_DAY
         windows = tuple(
-            Window(stream.name, project_id, a, b) for a, b in date_windows(start, end, window_days)
+            Window(stream, project_id, a, b) for a, b in date_windows(start, end, window_days)
         )
-        return Task(stream.name, project_id, windows)
+        return Task(stream, project_id, windows)
 
-    def check_turn(self, stream: IndigoStream, context: Context, task: Task) -> None:
-        """Fail if the SDK's starting marker, now written, gives another range."""
-        marker = stream.get_starting_replication_key_value(context)
-        if self.task(stream, context, marker, warn=False).windows != task.windows:
+    def check_turn(self, task: Task, marker: object) -> None:
+        """Fail if the SDK's starting marker, now written, gives another range than planned."""
+        if self.task(task.stream, task.project_id, marker, warn=False).windows != task.windows:
             raise OrderError(
-                f"{stream.name}, workspace {context['project_id']}: the SDK starts at "
+                f"{task.stream}, workspace {task.project_id}: the SDK starts at "
                 f"{marker!r}, which the prefetch plan did not foresee"
             )
 
-    def _input_bookmark(self, stream: IndigoStream, project_id: str) -> t.Any:
-        """The partition's bookmark as the SDK will read it, from the untouched state."""
-        if stream.replication_method == REPLICATION_FULL_TABLE:
-            return None
-        if stream.name not in self._bookmarks:
-            stream_state = self._tap.state.get("bookmarks", {}).get(stream.name, {})
-            self._bookmarks[stream.name] = {
-                p["context"].get("project_id"): p
-                for p in stream_state.get("partitions", [])
-                if isinstance(p, dict) and isinstance(p.get("context"), dict)
-            }
-        partition = self._bookmarks[stream.name].get(project_id, {})
-        if partition.get("replication_key") != stream.replication_key:
-            return None
-        return partition.get("replication_key_value") or None
+
+def _bookmark_of(partition: Mapping[str, t.Any]) -> str | None:
+    if partition.get("replication_key") != REPLICATION_KEY:
+        return None
+    return partition.get("replication_key_value") or None

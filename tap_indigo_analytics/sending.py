@@ -1,9 +1,10 @@
-"""How one request is sent: a budget slot per hop, auth, redirects, checks, retries.
+"""How a stream's pages are fetched: a budget slot per hop, auth, redirects, checks, retries.
 
-``SendingStream`` is the HTTP half of the base stream (client.py): worker threads call
-:meth:`SendingStream.fetch_page` for every page, and every try it makes goes through
-the token's budget, the per-try deadline (transport.py) and the contract's error table
-(errors.py), retried as that table says.
+A :class:`PageFetcher` belongs to one stream and is used by worker threads: every page
+it asks for goes through the token's budget and the run's transport (its per-try
+deadline, transport.py) and the contract's error table (errors.py), retried as that
+table says, and comes back as a parsed :class:`~envelope.Page`. :meth:`PageFetcher.read`
+reads one window whole (windows.py) and turns what went wrong into one line.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import typing as t
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
@@ -20,9 +21,8 @@ import backoff
 import requests
 import urllib3
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.streams import RESTStream
 
-from tap_indigo_analytics.envelope import parse_page
+from tap_indigo_analytics.envelope import Page, parse_page
 from tap_indigo_analytics.errors import (
     ClientRequestError,
     IndigoError,
@@ -30,16 +30,24 @@ from tap_indigo_analytics.errors import (
     describe_request,
     error_for_response,
 )
+from tap_indigo_analytics.pagination import CursorPaginator
 from tap_indigo_analytics.redact import redact
-from tap_indigo_analytics.stats import StreamStats
 from tap_indigo_analytics.transport import MAX_BODY_BYTES, BodyTooLargeError
+from tap_indigo_analytics.windows import Record, Window, read_window
 
 if t.TYPE_CHECKING:
     from backoff.types import Details
-    from singer_sdk.helpers.types import Context, RequestFunc
 
+    from tap_indigo_analytics.records import RecordBuilder
+    from tap_indigo_analytics.run import Run
     from tap_indigo_analytics.settings import Settings
-    from tap_indigo_analytics.tap import TapIndigoAnalytics
+    from tap_indigo_analytics.stats import StreamStats
+
+#: A stream's SDK hooks the fetcher asks: the URL of a window, and its query parameters.
+UrlOf = Callable[[dict[str, t.Any]], str]
+ParamsOf = Callable[[dict[str, t.Any], "str | None"], dict[str, t.Any]]
+#: Anything with ``warning`` (a Logger, or the LoggerAdapter of newer SDKs).
+Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 #: 429 handling: the longest single wait we accept, and how many waits in a row.
 MAX_RATE_LIMIT_WAIT_S = 300.0
@@ -85,54 +93,98 @@ def _why(exc: BaseException) -> str:
     return type(reason or exc).__name__
 
 
-class SendingStream(RESTStream[str | None]):
-    """The sending half of an Indigo stream (the reading half is ``IndigoStream``)."""
+class PageFetcher:
+    """Fetches one stream's pages and windows; safe to use from several threads."""
 
-    _tap_ref: TapIndigoAnalytics
-    stats: StreamStats
-
-    @property
-    def settings(self) -> Settings:
-        """The tap's checked settings."""
-        return self._tap_ref.settings
-
-    def fetch_page(self, context: dict[str, t.Any], cursor: str | None) -> requests.Response:
-        """One page of a window, with every retry; a 200 whose body parsed (envelope.py)."""
-        request = requests.Request(
-            "GET",
-            self.get_url(context),
-            params=self.get_url_params(context, cursor),
-            headers={"User-Agent": self.user_agent, "Accept": "application/json"},
-        ).prepare()
-        return self._send_with_retries(request, context)
+    def __init__(
+        self,
+        run: Run,
+        *,
+        stream: str,
+        url: UrlOf,
+        params: ParamsOf,
+        builder: RecordBuilder,
+        new_paginator: Callable[[], CursorPaginator],
+        headers: dict[str, str],
+        stats: StreamStats,
+        logger: Log,
+    ) -> None:
+        self._run = run
+        self._stream = stream
+        self._url = url
+        self._params = params
+        self._builder = builder
+        self._new_paginator = new_paginator
+        self._headers = {**headers, "Accept": "application/json"}
+        self._stats = stats
+        self._logger = logger
 
     @cached_property
-    def _send_with_retries(self) -> RequestFunc:
-        return self.request_decorator(self._request)
+    def _settings(self) -> Settings:
+        return self._run.settings
 
-    def _request(
-        self, prepared: requests.PreparedRequest, context: Context | None
-    ) -> requests.Response:
+    @cached_property
+    def _send(self) -> _TryFunc:
+        return self._with_retries(self._try)
+
+    # --- a window ----------------------------------------------------------------------
+
+    def read(self, window: Window, on_answer: Callable[[], None] | None = None) -> list[Record]:
+        """One whole window as records, or an ``IndigoError`` of one line."""
+        try:
+            return read_window(
+                window,
+                self.fetch,
+                self._builder.build,
+                page_size=self._settings.page_size,
+                new_paginator=self._new_paginator,
+                on_answer=on_answer,
+            )
+        except RateLimitedError as exc:
+            raise IndigoError(
+                f"{window}: still rate limited after {MAX_RATE_LIMIT_WAITS} waits ({exc})"
+            ) from None
+        except TRANSIENT as exc:
+            if is_connect_failure(exc):
+                raise IndigoError(
+                    f"{window}: {self._describe(exc)} after {CONNECT_MAX_TRIES} tries — is "
+                    "`base_url` right and the network up?"
+                ) from None
+            tries = self._settings.max_tries
+            raise IndigoError(
+                f"{window}: gave up after {tries} {'try' if tries == 1 else 'tries'}: "
+                f"{self._describe(exc)}"
+            ) from None
+
+    # --- a page -------------------------------------------------------------------------
+
+    def fetch(self, window: Window, cursor: str | None) -> Page:
+        """One page of a window, with every retry: a 200 whose body parsed (envelope.py)."""
+        context = window.context
+        request = requests.Request(
+            "GET", self._url(context), params=self._params(context, cursor), headers=self._headers
+        ).prepare()
+        return self._send(request, window.project_id)
+
+    def _try(self, prepared: requests.PreparedRequest, project_id: str) -> Page:
         """One try: every hop (same-origin redirects) takes a budget slot; then the checks."""
-        assert context is not None
-        workspace = self.settings.workspace(context["project_id"])
-        tap = self._tap_ref
+        workspace = self._settings.workspace(project_id)
+        run = self._run
         for _hop in range(MAX_REDIRECTS + 1):
-            tap.budgets.acquire(workspace.token_key)
-            self.stats.add(requests=1)
+            run.budgets.acquire(workspace.token_key)
+            self._stats.add(requests=1)
             try:
-                response = tap.transport.send(workspace.auth(prepared))
+                response = run.transport.send(workspace.auth(prepared))
             except BodyTooLargeError as exc:
                 raise IndigoError(
-                    f"{self.name}, workspace {workspace.project_id}: the answer is too large "
+                    f"{self._stream}, workspace {project_id}: the answer is too large "
                     f"({exc}; at most {MAX_BODY_BYTES:,} bytes are accepted) — not an Indigo page"
                 ) from None
             if not response.is_redirect:
-                self._validate(response, workspace.project_id)
-                return response
+                return self._checked(response, project_id)
             prepared = self._redirected(prepared, response)
         raise ClientRequestError(
-            f"{self.name}: Indigo redirected {describe_request(response)} more than "
+            f"{self._stream}: Indigo redirected {describe_request(response)} more than "
             f"{MAX_REDIRECTS} times (a redirect loop); check `base_url`"
         )
 
@@ -141,11 +193,11 @@ class SendingStream(RESTStream[str | None]):
     ) -> requests.PreparedRequest:
         """The next hop, which must stay on the configured origin (it gets the token)."""
         target = urljoin(response.url, response.headers.get("Location", ""))
-        base, final = urlsplit(self.url_base), urlsplit(target)
+        base, final = urlsplit(self._settings.base_url), urlsplit(target)
         if (final.scheme, final.hostname, final.port) != (base.scheme, base.hostname, base.port):
             port = f":{final.port}" if final.port else ""
             raise ClientRequestError(
-                f"{self.name}: Indigo redirected {describe_request(response)} to another "
+                f"{self._stream}: Indigo redirected {describe_request(response)} to another "
                 f"origin ({final.scheme}://{final.hostname}{port}), which was not sent the "
                 "token; check `base_url`"
             )
@@ -153,23 +205,25 @@ class SendingStream(RESTStream[str | None]):
         hop.prepare_url(target, None)
         return hop
 
-    def _validate(self, response: requests.Response, project_id: str) -> None:
+    def _checked(self, response: requests.Response, project_id: str) -> Page:
         """Map errors per the contract; parse 200s here so broken bodies are retried."""
         error = error_for_response(response, project_id=project_id)
         if error is not None:
             raise error
         if response.status_code >= HTTPStatus.MULTIPLE_CHOICES:
             raise ClientRequestError(
-                f"{self.name}: unexpected HTTP {response.status_code} "
+                f"{self._stream}: unexpected HTTP {response.status_code} "
                 f"on {describe_request(response)}"
             )
-        parse_page(response, f"{self.name} ({describe_request(response)})")
+        return parse_page(response, f"{self._stream} ({describe_request(response)})")
 
-    def request_decorator(self, func: RequestFunc) -> RequestFunc:
+    # --- retries --------------------------------------------------------------------------
+
+    def _with_retries(self, func: _TryFunc) -> _TryFunc:
         """Retry transient faults with backoff, 429s after the server's wait, and
         connection failures a few times only (a wrong ``base_url`` should fail fast)."""
         rate_limited = backoff.on_exception(
-            lambda: self.backoff_runtime(value=self._rate_limit_wait),
+            lambda: backoff.runtime(value=self._rate_limit_wait),
             RateLimitedError,
             max_tries=MAX_RATE_LIMIT_WAITS + 1,
             jitter=None,
@@ -177,71 +231,61 @@ class SendingStream(RESTStream[str | None]):
             logger=None,
         )
         transient = backoff.on_exception(
-            self.backoff_wait_generator,
+            self._waits,
             TRANSIENT,
             giveup=lambda exc: isinstance(exc, RateLimitedError) or is_connect_failure(exc),
-            max_tries=self.backoff_max_tries,
+            max_tries=self._settings.max_tries,
             max_time=MAX_RETRY_TIME_S,
-            jitter=self.backoff_jitter,
-            on_backoff=self.backoff_handler,
+            jitter=_jitter,
+            on_backoff=self._log_retry,
             logger=None,
         )
         connect = backoff.on_exception(
-            self.backoff_wait_generator,
+            self._waits,
             requests.exceptions.ConnectionError,
             giveup=lambda exc: not is_connect_failure(exc),
             max_tries=CONNECT_MAX_TRIES,
             max_time=CONNECT_MAX_TIME_S,
-            jitter=self.backoff_jitter,
-            on_backoff=self.backoff_handler,
+            jitter=_jitter,
+            on_backoff=self._log_retry,
             logger=None,
         )
         return connect(transient(rate_limited(func)))  # type: ignore[no-any-return,unused-ignore]
 
-    def backoff_wait_generator(self) -> Generator[float, None, None]:
+    def _waits(self) -> Generator[float, None, None]:
         """Exponential waits from ``backoff_seconds``, capped at 60 s."""
-        return backoff.expo(base=2, factor=self.settings.backoff_seconds, max_value=60)
+        return backoff.expo(base=2, factor=self._settings.backoff_seconds, max_value=60)
 
-    def backoff_jitter(self, value: float) -> float:
-        """Jitter in proportion to the wait (the SDK adds up to 1 s, whatever the wait)."""
-        return value * random.uniform(0.5, 1.5)  # noqa: S311 - not for security
-
-    def backoff_max_tries(self) -> int:
-        """Tries per request on transient faults."""
-        return self.settings.max_tries
-
-    def backoff_handler(self, details: Details) -> None:
+    def _log_retry(self, details: Details) -> None:
         """One readable line per retry."""
-        self.stats.add(retries=1)
+        self._stats.add(retries=1)
         exc = details.get("exception")
         connect = exc is not None and is_connect_failure(exc)
-        self.log(
+        self._logger.warning(
             "%s: %s — retrying in %.1f s (try %d of %d)",
-            self.name,
+            self._stream,
             self._describe(exc),
             details.get("wait") or 0.0,
             details["tries"],
-            CONNECT_MAX_TRIES if connect else self.settings.max_tries,
-            level=logging.WARNING,
+            CONNECT_MAX_TRIES if connect else self._settings.max_tries,
         )
 
     def _rate_limit_wait(self, exc: RateLimitedError) -> float:
         if exc.retry_after > MAX_RATE_LIMIT_WAIT_S:
             raise IndigoError(
-                f"{self.name}: Indigo asked to wait {exc.retry_after:.0f} s after a 429, "
+                f"{self._stream}: Indigo asked to wait {exc.retry_after:.0f} s after a 429, "
                 f"more than the {MAX_RATE_LIMIT_WAIT_S:.0f} s this tap accepts; try later"
             ) from None
         return exc.retry_after
 
     def _log_rate_limited(self, details: Details) -> None:
-        self.stats.add(rate_limited=1)
-        self.log(
+        self._stats.add(rate_limited=1)
+        self._logger.warning(
             "%s: rate limited by Indigo, waiting %.0f s (wait %d of at most %d)",
-            self.name,
+            self._stream,
             details.get("wait") or 0.0,
             details["tries"],
             MAX_RATE_LIMIT_WAITS,
-            level=logging.WARNING,
         )
 
     def _describe(self, exc: BaseException | None) -> str:
@@ -249,7 +293,7 @@ class SendingStream(RESTStream[str | None]):
         if exc is None:
             return "unknown error"
         if is_connect_failure(exc):
-            parts = urlsplit(self.url_base)
+            parts = urlsplit(self._settings.base_url)
             port = parts.port or (443 if parts.scheme == "https" else 80)
             return f"could not connect to {parts.scheme}://{parts.hostname}:{port} ({_why(exc)})"
         if isinstance(exc, requests.exceptions.Timeout):
@@ -257,3 +301,11 @@ class SendingStream(RESTStream[str | None]):
         if isinstance(exc, requests.exceptions.ConnectionError):
             return f"the connection dropped ({type(exc).__name__})"
         return redact(exc)
+
+
+_TryFunc = Callable[[requests.PreparedRequest, str], Page]
+
+
+def _jitter(value: float) -> float:
+    """Jitter in proportion to the wait (the SDK adds up to 1 s, whatever the wait)."""
+    return value * random.uniform(0.5, 1.5)  # noqa: S311 - not for security

@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import signal
 import sys
-import time
 import typing as t
 from functools import cached_property
 
@@ -14,6 +13,7 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib import Catalog, StateMessage
+from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR, extend_validator_with_defaults
 
 from tap_indigo_analytics.cli import (
@@ -21,7 +21,8 @@ from tap_indigo_analytics.cli import (
     TargetStoppedError,
     with_file_options,
 )
-from tap_indigo_analytics.client import IndigoStream, utc_today
+from tap_indigo_analytics.client import IndigoStream
+from tap_indigo_analytics.days import utc_today
 from tap_indigo_analytics.inputs import (
     ENV,
     InputError,
@@ -29,13 +30,10 @@ from tap_indigo_analytics.inputs import (
     load_config,
     load_json_object,
 )
-from tap_indigo_analytics.plan import Plan
-from tap_indigo_analytics.prefetch import Prefetcher
-from tap_indigo_analytics.ratelimit import RequestBudgets
 from tap_indigo_analytics.redact import redact_values
+from tap_indigo_analytics.run import Lane, Run
 from tap_indigo_analytics.settings import (
     CONFIG_SCHEMA,
-    MAX_DAYS_PER_REQUEST,
     SETTING_NAMES,
     Settings,
     SettingsError,
@@ -43,7 +41,6 @@ from tap_indigo_analytics.settings import (
 )
 from tap_indigo_analytics.state import normalize_state
 from tap_indigo_analytics.streams import STREAM_TYPES
-from tap_indigo_analytics.transport import Transport
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -60,72 +57,32 @@ class TapIndigoAnalytics(Tap):
     # StdoutWriter is the SDK's msgspec writer, flushed per STATE, that reports a broken
     # pipe (cli.py).
     message_writer_class: type[GenericSingerWriter[t.Any, t.Any]] = StdoutWriter
-    _prefetcher: Prefetcher | None = None
-    _last_state_at = 0.0
 
     @cached_property
     def settings(self) -> Settings:
         """The config, checked and typed (see settings.py)."""
         return Settings.parse(self.config, today=utc_today())
 
-    def discover_streams(self) -> list[IndigoStream]:
-        """The six daily streams; the catalog does not depend on the account."""
-        return [stream_type(self) for stream_type in STREAM_TYPES]
-
     @cached_property
-    def budgets(self) -> RequestBudgets:
-        """The request budget of every token, shared by all streams and workers."""
-        return RequestBudgets(
-            self.settings.requests_per_minute,
-            window_seconds=self.settings.rate_limit_window_seconds,
+    def run(self) -> Run:
+        """This tap's sync: the services every stream shares (run.py)."""
+        return Run(
+            lambda: self.settings,
+            lanes=self._lanes,
+            write_state=lambda: self.state_writer.write_state(self.state),
         )
 
-    @cached_property
-    def transport(self) -> Transport:
-        """One HTTP session for the run, a pooled connection per worker."""
-        settings = self.settings
-        return Transport(pool_size=settings.max_concurrency, deadline_s=settings.request_timeout)
+    def discover_streams(self) -> list[IndigoStream]:
+        """The six daily streams; the catalog does not depend on the account."""
+        return [stream_type(self, self.run) for stream_type in STREAM_TYPES]
 
-    @cached_property
-    def plan(self) -> Plan:
-        """What each partition reads, from the input state (plan.py)."""
-        return Plan(self)
-
-    def prefetcher(self) -> Prefetcher:
-        """The run's prefetcher, laid out at the first partition the SDK syncs."""
-        if self._prefetcher is None:
-            concurrency = self.settings.max_concurrency
-            self._prefetcher = Prefetcher(
-                self.plan.tasks(),
-                lambda window, on_answer: self._indigo_streams[window.stream].read_window(
-                    window, on_answer
-                ),
-                workers=concurrency,
-                # Two windows per worker: one in flight, one ready for the writer...
-                lookahead=2 * concurrency,
-                # ...but never more days (rows) than this ahead of the writer, so memory
-                # stays flat with the range: a 365-day window is ~0.3 MB of rows, a daily
-                # run's one-day windows are held back by the look-ahead alone.
-                max_days_ahead=MAX_DAYS_PER_REQUEST * max(8, concurrency // 4),
-            )
-            self._last_state_at = time.monotonic()
-        return self._prefetcher
-
-    def state_due(self, stream: IndigoStream) -> None:
-        """Write a STATE if ``state_interval_seconds`` passed since the last one."""
-        now = time.monotonic()
-        if now - self._last_state_at >= self.settings.state_interval_seconds:
-            stream.write_state_message()
-            self._last_state_at = now
-
-    @property
-    def prefetched(self) -> Prefetcher | None:
-        """The prefetcher, if a sync has laid one out."""
-        return self._prefetcher
-
-    @cached_property
-    def _indigo_streams(self) -> dict[str, IndigoStream]:
-        return {name: t.cast("IndigoStream", s) for name, s in self.streams.items()}
+    def _lanes(self) -> list[Lane]:
+        """The streams the SDK will sync, in its order, with their replication mode."""
+        return [
+            Lane(stream.name, stream.replication_method == REPLICATION_FULL_TABLE)
+            for stream in self.streams.values()
+            if stream.selected and not stream.parent_stream_type
+        ]
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """One line per problem, naming the key the user gave and never a token.
@@ -174,6 +131,7 @@ class TapIndigoAnalytics(Tap):
             streams = [s.name for s in STREAM_TYPES]  # type: ignore[misc]
             state = normalize_state(state, project_ids, streams)
         super().load_state(state)
+        self.run.load_state(state)
 
     # --- command line -----------------------------------------------------------------
 
@@ -245,7 +203,10 @@ class TapIndigoAnalytics(Tap):
         )
         if isinstance(tap.message_writer, StdoutWriter):
             atexit.register(tap.message_writer.flush_at_exit)
-        tap.sync_all()
+        try:
+            tap.sync_all()
+        finally:
+            tap.run.close()
 
 
 def _catalog(path: str) -> Catalog:

@@ -14,12 +14,11 @@ import datetime as dt
 import logging
 import math
 import typing as t
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import requests
-
-from tap_indigo_analytics.envelope import page_of
+from tap_indigo_analytics.days import ONE_DAY, describe_days
+from tap_indigo_analytics.envelope import Page
 from tap_indigo_analytics.errors import IndigoError, InvalidCursorError, ResponseShapeError
 from tap_indigo_analytics.pagination import CursorPaginator
 
@@ -31,8 +30,10 @@ PAGE_SLACK = 2
 _LOGGER = logging.getLogger("tap-indigo-analytics")
 
 Record = dict[str, t.Any]
-#: Sends one page request (window context, cursor) with retries; returns the 200 answer.
-FetchPage = Callable[[dict[str, t.Any], "str | None"], requests.Response]
+#: Sends one page request (window, cursor) with retries; returns the parsed 200 answer.
+FetchPage = Callable[["Window", "str | None"], Page]
+#: Builds a record from a row of a workspace (records.py).
+BuildRecord = Callable[[Record, str], Record]
 
 
 class IncompleteWindowError(IndigoError):
@@ -71,26 +72,10 @@ class Window:
         return f"{self.stream}, workspace {self.project_id}"
 
 
-def describe_days(start: dt.date, end: dt.date) -> str:
-    """``2026-03-04`` or ``2026-03-04 to 2026-03-08 (5 days)``; ``end`` is exclusive."""
-    days = (end - start).days
-    if days == 1:
-        return f"day {start}"
-    return f"days {start} to {end - dt.timedelta(days=1)} ({days} days)"
-
-
-def date_windows(start: dt.date, end: dt.date, days: int) -> Iterator[tuple[dt.date, dt.date]]:
-    """Split ``[start, end)`` into consecutive windows of at most ``days`` days."""
-    step = dt.timedelta(days=days)
-    while start < end:
-        yield start, min(start + step, end)
-        start += step
-
-
 def read_window(
     window: Window,
     fetch_page: FetchPage,
-    build: Callable[[Record, str], Record],
+    build: BuildRecord,
     *,
     page_size: int,
     new_paginator: Callable[[], CursorPaginator] = CursorPaginator,
@@ -112,7 +97,7 @@ def read_window(
                     raise IndigoError(
                         f"{window}: the API left out "
                         f"{describe_days(exc.missing_from, exc.missing_to)} "
-                        f"of the window {window.start} to {window.end - dt.timedelta(days=1)}, "
+                        f"of the window {window.start} to {window.end - ONE_DAY}, "
                         f"again after {MAX_WINDOW_RESTARTS} restarts; nothing from that window "
                         "was written and the bookmark stays before it — run again later"
                     ) from None
@@ -130,14 +115,13 @@ def read_window(
 def _read_once(
     window: Window,
     fetch_page: FetchPage,
-    build: Callable[[Record, str], Record],
+    build: BuildRecord,
     max_pages: int,
     paginator: CursorPaginator,
     on_answer: Callable[[], None] | None,
 ) -> list[Record]:
     records: list[Record] = []
     expected = window.start
-    one_day = dt.timedelta(days=1)
     pages = 0
     while not paginator.finished:
         pages += 1
@@ -147,17 +131,17 @@ def _read_once(
                 f"({window.start} to {window.end}, exclusive); the API keeps sending cursors — "
                 "stopping instead of looping"
             )
-        response = fetch_page(window.context, paginator.current_value)
+        page = fetch_page(window, paginator.current_value)
         if on_answer is not None:
             on_answer()
             on_answer = None
-        for row in page_of(response).rows:
+        for row in page.rows:
             day = dt.date.fromisoformat(row["date"])
             if day != expected:
                 _out_of_line(window, day, expected)
             records.append(build(row, window.project_id))
-            expected += one_day
-        paginator.advance(response)
+            expected += ONE_DAY
+        paginator.follow(page)
     if expected < window.end:
         why = "the answer was empty" if not records else "the last page ended early"
         raise IncompleteWindowError(expected, window.end, why)
@@ -173,6 +157,5 @@ def _out_of_line(window: Window, day: dt.date, expected: dt.date) -> t.NoReturn:
     if day > expected:
         raise IncompleteWindowError(expected, day, "a day is missing in the middle")
     raise ResponseShapeError(
-        f"{window}: day {day} came after {expected - dt.timedelta(days=1)}; "
-        "days must be unique and ascending"
+        f"{window}: day {day} came after {expected - ONE_DAY}; days must be unique and ascending"
     )

@@ -184,8 +184,8 @@ def test_workspaces_sharing_a_token_share_one_budget() -> None:
     one, two, three = tap.settings.workspaces
     assert one.token_key == two.token_key
     assert three.token_key != one.token_key
-    assert tap.budgets.window_seconds == 60
-    assert tap.budgets.requests_per_minute == 100
+    assert tap.run.budgets.window_seconds == 60
+    assert tap.run.budgets.requests_per_minute == 100
 
 
 # --- 429 -------------------------------------------------------------------------------

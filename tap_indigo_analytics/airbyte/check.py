@@ -9,7 +9,10 @@ from collections.abc import Mapping
 from tap_indigo_analytics.airbyte.inprocess import build_tap
 from tap_indigo_analytics.airbyte.output import JSON, error_message
 from tap_indigo_analytics.airbyte.spec import airbyte_streams
-from tap_indigo_analytics.client import utc_today
+from tap_indigo_analytics.days import utc_today
+
+if t.TYPE_CHECKING:
+    from tap_indigo_analytics.client import IndigoStream
 
 #: ``check`` reads today's row of this stream (one field, one request per workspace).
 CHECK_STREAM = "daily_chats"
@@ -34,10 +37,12 @@ def check(config: Mapping[str, t.Any]) -> JSON:
                 "max_tries": min(settings.max_tries, CHECK_MAX_TRIES),
             }
         )
-        stream = probe.streams[CHECK_STREAM]
-        for partition in stream.partitions or []:
-            for _ in stream.get_records(partition):
-                pass
+        stream = t.cast("IndigoStream", probe.streams[CHECK_STREAM])
+        try:
+            for partition in stream.partitions:
+                stream.read_now(partition)
+        finally:
+            probe.run.close()
     except Exception as exc:  # every failure is a FAILED status
         logging.getLogger(__name__).debug("check failed", exc_info=True)
         return connection_status("FAILED", error_message(exc))

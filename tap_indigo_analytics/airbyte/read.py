@@ -251,7 +251,10 @@ def read(
             catalog=singer_catalog(discovered.catalog, configured),
             state=incoming,
         )
-        tap.sync_all()
+        try:
+            tap.sync_all()
+        finally:
+            tap.run.close()
         translator.finish_all()
     except signals.Terminated as stop:
         stream = translator.current

@@ -1,0 +1,173 @@
+"""One sync's services, in one object: budgets, transport, plan, prefetcher, state clock.
+
+The tap makes one :class:`Run` from its settings and hands it to every stream; streams
+ask the run, never the tap. The run imports nothing above it (streams, sending, the
+tap): what it needs from them comes in as plain data (:class:`~plan.Lane`) and
+callables (a reader per stream, the tap's state writer).
+
+Its life: made with the tap; given the input state when the SDK loads it; started at
+the first partition the SDK syncs (so a tap driven in-process through ``sync_all``
+alone works); closed by whoever called ``sync_all`` (the CLI, the Airbyte face), in a
+``finally``.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import typing as t
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cached_property
+
+from tap_indigo_analytics.plan import Lane, Plan
+from tap_indigo_analytics.prefetch import FetchWindow, Prefetcher
+from tap_indigo_analytics.ratelimit import RequestBudgets
+from tap_indigo_analytics.schema import MAX_DAYS_PER_REQUEST
+from tap_indigo_analytics.transport import Transport
+
+if t.TYPE_CHECKING:
+    from tap_indigo_analytics.settings import Settings
+    from tap_indigo_analytics.windows import Record
+
+__all__ = ["Lane", "Run"]
+
+
+class Run:
+    """Everything one sync shares: made once per tap, used by every stream and worker."""
+
+    def __init__(
+        self,
+        settings: Callable[[], Settings],
+        *,
+        lanes: Callable[[], Sequence[Lane]],
+        write_state: Callable[[], None],
+    ) -> None:
+        """``settings`` gives the checked settings when first needed (discovery needs
+        none); ``lanes`` lists the selected streams in sync order, asked when the sync
+        starts; ``write_state`` writes a STATE of everything written so far (main thread)."""
+        self._settings = settings
+        self._lanes = lanes
+        self._write_state = write_state
+        self._readers: dict[str, FetchWindow] = {}
+        self._input_state: Mapping[str, t.Any] = {}
+        self._plan: Plan | None = None
+        self._prefetcher: Prefetcher | None = None
+        self._last_state_at = 0.0
+        self._unwritten = 0  # records written since the last STATE
+        self._lock = threading.Lock()
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The tap's checked settings (settings.py)."""
+        return self._settings()
+
+    @cached_property
+    def budgets(self) -> RequestBudgets:
+        """The request budget of every token, shared by all streams and workers."""
+        settings = self.settings
+        return RequestBudgets(
+            settings.requests_per_minute, window_seconds=settings.rate_limit_window_seconds
+        )
+
+    @cached_property
+    def transport(self) -> Transport:
+        """One HTTP session for the run, a pooled connection per worker."""
+        settings = self.settings
+        return Transport(pool_size=settings.max_concurrency, deadline_s=settings.request_timeout)
+
+    # --- set-up ----------------------------------------------------------------------
+
+    def add_reader(self, stream: str, read: FetchWindow) -> None:
+        """How ``stream`` reads one window (worker threads call it)."""
+        self._readers[stream] = read
+
+    def load_state(self, state: Mapping[str, t.Any]) -> None:
+        """The input state, as checked by the tap; the plan is made from this copy."""
+        self._input_state = copy.deepcopy(dict(state))
+        self._plan = None
+
+    @property
+    def plan(self) -> Plan:
+        """What each partition reads (plan.py), from the settings and the input state."""
+        if self._plan is None:
+            self._plan = Plan(self.settings, self._input_state)
+        return self._plan
+
+    # --- the main thread, partition by partition --------------------------------------
+
+    def partition(self, stream: str, project_id: str, marker: object) -> Iterator[list[Record]]:
+        """The prefetched records of the partition the SDK syncs now, window by window.
+
+        ``marker`` is the SDK's starting value for it, checked against the plan.
+        """
+        prefetcher = self._start()
+        task = prefetcher.begin(stream, project_id)
+        self.plan.check_turn(task, marker)
+        return prefetcher.records(task)
+
+    def inline(
+        self, stream: str, project_id: str, bookmark: object, *, window_days: int
+    ) -> Iterator[list[Record]]:
+        """The partition's windows read on this thread, one by one (``--test``, a probe)."""
+        task = self.plan.task(stream, project_id, bookmark, window_days=window_days)
+        read = self._readers[stream]
+        return (read(window, None) for window in task.windows)
+
+    def tick(self, records: int) -> None:
+        """``records`` were just written: write a STATE if ``state_interval_seconds`` passed."""
+        self._unwritten += records
+        now = time.monotonic()
+        if now - self._last_state_at >= self.settings.state_interval_seconds:
+            self._write()
+            self._last_state_at = now
+
+    def checkpoint(self) -> None:
+        """Before a failure goes up: a STATE for the records written since the last one."""
+        if self._unwritten:
+            self._write()
+
+    def state_written(self) -> None:
+        """The SDK wrote a STATE itself (at the end of a stream): it covers every record."""
+        self._unwritten = 0
+
+    def _write(self) -> None:
+        self._write_state()
+        self._unwritten = 0
+
+    def stop(self) -> None:
+        """No more fetching: the run failed or is over. Workers finish their try and exit."""
+        if self._prefetcher is not None:
+            self._prefetcher.close()
+
+    def close(self) -> None:
+        """Stop fetching and close every connection; a later sync starts afresh."""
+        self.stop()
+        with self._lock:
+            self._prefetcher = None
+        if "transport" in self.__dict__:  # made only once a request was sent
+            self.transport.close()
+
+    @property
+    def prefetcher(self) -> Prefetcher | None:
+        """The prefetcher, once a sync has laid it out (tests, benchmarks)."""
+        return self._prefetcher
+
+    def _start(self) -> Prefetcher:
+        with self._lock:
+            if self._prefetcher is None:
+                concurrency = self.settings.max_concurrency
+                readers = self._readers
+                self._prefetcher = Prefetcher(
+                    self.plan.tasks(self._lanes()),
+                    lambda window, on_answer: readers[window.stream](window, on_answer),
+                    workers=concurrency,
+                    # Two windows per worker: one in flight, one ready for the writer...
+                    lookahead=2 * concurrency,
+                    # ...but never more days (rows) than this ahead of the writer, so memory
+                    # stays flat with the range: a 365-day window is ~0.3 MB of rows, a daily
+                    # run's one-day windows are held back by the look-ahead alone.
+                    max_days_ahead=MAX_DAYS_PER_REQUEST * max(8, concurrency // 4),
+                )
+                self._last_state_at = time.monotonic()
+            return self._prefetcher
