@@ -30,6 +30,7 @@ import requests
 from tap_indigo_analytics.envelope import TOTAL_KEYS, parse_page
 from tap_indigo_analytics.errors import ResponseShapeError, TransientAPIError, vendor_message
 from tap_indigo_analytics.inputs import InputError, load_config
+from tap_indigo_analytics.jsontypes import fits, schema_types
 from tap_indigo_analytics.ratelimit import RequestBudgets
 from tap_indigo_analytics.redact import redact
 from tap_indigo_analytics.settings import CONFIG_SCHEMA, Settings, SettingsError, Workspace
@@ -159,7 +160,7 @@ def _judge_fields(
         f"{name} ({type(row[name]).__name__})"
         for name, schema in expected.items()
         for row in rows
-        if name in row and not _matches(row[name], schema)
+        if name in row and not fits(row[name], schema_types(schema))
     )
     if missing or unknown or mistyped:
         outcome.problems.append("fields")
@@ -169,21 +170,6 @@ def _judge_fields(
         outcome.notes.append("fields differ — " + "; ".join(parts))
     else:
         outcome.notes.append(f"fields ok ({len(expected)}, {len(rows)} rows)")
-
-
-def _matches(value: object, schema: dict[str, t.Any]) -> bool:
-    """Whether ``value`` fits the JSON schema ``type`` the tap declares for it."""
-    types = schema.get("type", [])
-    types = [types] if isinstance(types, str) else types
-    if value is None:
-        return "null" in types
-    if isinstance(value, bool):
-        return "boolean" in types
-    if isinstance(value, int):
-        return "integer" in types or "number" in types
-    if isinstance(value, float):
-        return "number" in types
-    return isinstance(value, str) and "string" in types
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,6 +25,7 @@ from pathlib import Path
 from dotenv import dotenv_values, find_dotenv
 
 from tap_indigo_analytics.errors import IndigoError
+from tap_indigo_analytics.jsontypes import json_kind
 
 #: Prefix of the tap's environment variables (the SDK's convention: the name, upper case).
 ENV_PREFIX = "TAP_INDIGO_ANALYTICS_"
@@ -90,16 +91,6 @@ def parse_json(text: str, label: str) -> t.Any:
 
 def _refuse_constant(name: str) -> t.NoReturn:
     raise ValueError(f"{name} is not a JSON number")
-
-
-def json_kind(value: object) -> str:
-    """``an array``, ``a string``…: how a JSON value's type reads in a message."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    kinds = {dict: "an object", list: "an array", str: "a string"}
-    return next((k for cls, k in kinds.items() if isinstance(value, cls)), "a number")
 
 
 def load_config(

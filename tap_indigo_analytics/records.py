@@ -16,6 +16,7 @@ import typing as t
 from dataclasses import dataclass
 
 from tap_indigo_analytics.errors import ResponseShapeError
+from tap_indigo_analytics.jsontypes import describe, schema_types
 
 _LOGGER = logging.getLogger("tap-indigo-analytics")
 
@@ -29,20 +30,6 @@ class Field:
     nullable: bool
     low: float | None
     high: float | None
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return f"a string ({value[:20]!r})"
-    if isinstance(value, float):
-        return f"a decimal number ({value!r})"
-    if isinstance(value, (dict, list)):
-        return f"an {'object' if isinstance(value, dict) else 'array'}"
-    return type(value).__name__
 
 
 class RecordBuilder:
@@ -75,7 +62,7 @@ class RecordBuilder:
             else:
                 raise ResponseShapeError(
                     f"{self.stream} ({self.endpoint}), workspace {project_id}: `{field.name}` "
-                    f"on {day} is {_type_name(value)}, not {_expected(field)} — the "
+                    f"on {day} is {describe(value)}, not {_expected(field)} — the "
                     "response differs from the contract"
                 )
             if (field.low is not None and value < field.low) or (
@@ -141,7 +128,7 @@ def fields_of(schema: dict[str, t.Any], ranges: dict[str, tuple[float, float]]) 
     for name, spec in schema["properties"].items():
         if name in ("project_id", "date"):
             continue
-        types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        types = schema_types(spec)
         json_type = "integer" if "integer" in types else "number"
         low, high = ranges.get(name, (0, None) if json_type == "integer" else (None, None))
         result.append(Field(name, json_type, "null" in types, low, high))

@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tap_indigo_analytics.auth import PATAuth
-from tap_indigo_analytics.inputs import json_kind
+from tap_indigo_analytics.days import parse_day
+from tap_indigo_analytics.jsontypes import json_kind
 from tap_indigo_analytics.schema import (
     CONFIG_SCHEMA,
     DEFAULT_BASE_URL,
@@ -41,7 +42,6 @@ __all__ = [  # the schema's names are imported from here too
     "unknown_key_warnings",
 ]
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BAD_ID_CHARS = re.compile(r"[/?#%\\\s]")
 
 _WHOLE_NUMBERS = (
@@ -250,11 +250,9 @@ def _project_id(value: object, where: str) -> str:
 def _date(value: object) -> dt.date | None:
     if value is None:
         return None
-    if isinstance(value, str) and _DATE.match(value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
+    day = parse_day(value)
+    if day is not None:
+        return day
     raise _ValueProblemError(f"{_shown(value)} is not a date in YYYY-MM-DD form")
 
 

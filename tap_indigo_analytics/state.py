@@ -20,21 +20,20 @@ run, minutes at 5,000). It keeps the SDK's state dicts exactly as they are.
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import re
 import typing as t
 from collections.abc import Collection, Mapping, Sequence
 
 from singer_sdk.streams._state import StreamStateManager
 
-from tap_indigo_analytics.inputs import InputError, json_kind
+from tap_indigo_analytics.days import parse_day
+from tap_indigo_analytics.inputs import InputError
+from tap_indigo_analytics.jsontypes import json_kind
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers import types
 
 #: The replication key of every stream.
 REPLICATION_KEY = "date"
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 class StateError(InputError):
@@ -94,13 +93,8 @@ def _check_bookmark(stream_state: Mapping[str, t.Any], where: str) -> None:
     value = stream_state.get("replication_key_value")
     if value is None:
         return
-    if isinstance(value, str) and _DAY.match(value):
-        try:
-            dt.date.fromisoformat(value[:10])
-        except ValueError:
-            pass
-        else:
-            return
+    if parse_day(value, prefix=True) is not None:
+        return
     shown = repr(value[:40]) if isinstance(value, str) else json_kind(value)
     raise StateError(f"{where} bookmark {shown} is not a YYYY-MM-DD date; fix or remove it")
 
