@@ -1,6 +1,8 @@
 # Two entry points for a fresh clone: `make demo` and `make test`.
 # Each does its own setup: a virtualenv for the tap (.venv) and one for Meltano
 # (.venv-meltano, kept apart so Meltano's pins never fight the tap's).
+# `make check` is the fast loop for development: lint and every test that needs no
+# Meltano, dbt, PyAirbyte, PostgreSQL or browser (pytest marker `e2e`), about a minute.
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +11,7 @@ MELTANO_VENV := .venv-meltano
 MELTANO := $(MELTANO_VENV)/bin/meltano
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo report test lint pytest bench docs clean
+.PHONY: setup demo report test lint pytest check check-sdk-next bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,10 +59,32 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The fast tiers in parallel, then the end-to-end ones (shared PostgreSQL, Meltano
+# project and browser) one at a time.
 pytest: setup
-	PATH="$(CURDIR)/$(MELTANO_VENV)/bin:$$PATH" $(PY) -m pytest
+	PATH="$(CURDIR)/$(MELTANO_VENV)/bin:$$PATH" $(PY) -m pytest $(FAST_TESTS)
+	PATH="$(CURDIR)/$(MELTANO_VENV)/bin:$$PATH" $(PY) -m pytest -m e2e
 
 test: lint pytest
+
+# Workers overlap the tests' waits (timeouts, backoffs, rate windows); 4 on 2 cores.
+FAST_TESTS := -m "not e2e" -n 4
+check: lint
+	$(PY) -m pytest $(FAST_TESTS)
+
+# The fast loop against the newest singer-sdk on the index, pre-releases included, so a
+# coming SDK release breaks here first (tests/test_sdk_surface.py names what changed).
+SDK_NEXT_VENV := .venv-sdk-next
+$(SDK_NEXT_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SDK_NEXT_VENV)
+	$(SDK_NEXT_VENV)/bin/pip install --quiet --upgrade pip
+	$(SDK_NEXT_VENV)/bin/pip install --quiet -e '.[test,lint]'
+	$(SDK_NEXT_VENV)/bin/pip install --quiet --pre --upgrade 'singer-sdk[msgspec,testing]'
+	touch $@
+check-sdk-next: $(SDK_NEXT_VENV)/.installed
+	@$(SDK_NEXT_VENV)/bin/python -c "import importlib.metadata as m; print('singer-sdk', m.version('singer-sdk'))"
+	$(SDK_NEXT_VENV)/bin/mypy
+	$(SDK_NEXT_VENV)/bin/python -m pytest $(FAST_TESTS)
 
 docs: $(VENV)/.installed
 	$(PY) -m scripts.sync_readme
@@ -69,4 +93,4 @@ bench: setup
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) $(PYAIRBYTE_VENV) .meltano output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MELTANO_VENV) $(PYAIRBYTE_VENV) $(SDK_NEXT_VENV) .meltano output .pytest_cache .mypy_cache .ruff_cache

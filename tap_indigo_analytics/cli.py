@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import sys
+import types
 import typing as t
 import warnings
 from collections.abc import Iterator
@@ -19,7 +20,6 @@ from collections.abc import Iterator
 import click
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.plugin_base import SingerCommand
 from singer_sdk.singerlib import SingerMessageType
 
 from tap_indigo_analytics.errors import IndigoError
@@ -28,6 +28,9 @@ from tap_indigo_analytics.settings import SettingsError
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib import Message
+
+#: A Logger, or the LoggerAdapter newer SDKs hand out.
+Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 #: The one line for a target that stopped reading our output.
 TARGET_STOPPED = "the target stopped reading (broken pipe); the run did not finish"
@@ -99,8 +102,30 @@ class StdoutWriter(MsgSpecWriter):
             self.flush()
 
 
-class IndigoCommand(SingerCommand):
-    """The SDK's Singer command, with one-line failures for option parsing and the run."""
+class IndigoCommand(click.Command):
+    """The SDK's Singer command (its options and callback), with one-line failures for
+    option parsing and the run.
+
+    A plain ``click.Command`` rather than a subclass of the SDK's: it only borrows the
+    SDK command's parameters, so the SDK can change how its own command runs.
+    """
+
+    def __init__(self, *args: t.Any, logger: logging.Logger, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = logger
+
+    def excepthook(
+        self,
+        exc_type: type[BaseException],
+        exc_value: BaseException,
+        exc_traceback: types.TracebackType | None,
+    ) -> None:
+        """An unexpected failure: one ERROR line with its traceback (never a token)."""
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc_value, exc_traceback)
+            return
+        message = exc_value.args[0] if exc_value.args else exc_type.__name__
+        self.logger.error("%s", redact(str(message)), exc_info=(exc_type, exc_value, exc_traceback))
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Parse the options; their callbacks read ``--config`` and may run ``--test``."""
@@ -108,16 +133,16 @@ class IndigoCommand(SingerCommand):
             return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> t.Any:
-        """Run the tap (the SDK's setup, without its multi-line config error report)."""
+        """Run the tap: warnings logged once, failures as one line (config errors too)."""
         logging.captureWarnings(capture=True)
         warnings.filterwarnings("once", category=DeprecationWarning)
         sys.excepthook = self.excepthook
         with one_line_errors(ctx, self.logger):
-            return click.Command.invoke(self, ctx)
+            return super().invoke(ctx)
 
 
 @contextlib.contextmanager
-def one_line_errors(ctx: click.Context, logger: logging.Logger) -> Iterator[None]:
+def one_line_errors(ctx: click.Context, logger: Log) -> Iterator[None]:
     """Turn the failures a user can act on into ERROR lines and exit status 1."""
     try:
         yield
@@ -146,7 +171,7 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
-def with_file_options(command: click.Command) -> IndigoCommand:
+def with_file_options(command: click.Command, logger: logging.Logger) -> IndigoCommand:
     """The SDK's tap command as an :class:`IndigoCommand`, ``--state``/``--catalog`` as paths.
 
     The SDK opens those files with ``click.File``, which reports a missing file as a usage
@@ -159,12 +184,11 @@ def with_file_options(command: click.Command) -> IndigoCommand:
                 param.opts, help=param.help, type=click.STRING, metavar="FILE", default=None
             )
         params.append(param)
-    assert isinstance(command, SingerCommand)
     return IndigoCommand(
         name=command.name,
         callback=command.callback,
         params=params,
         help=command.help,
         context_settings=command.context_settings,
-        logger=command.logger,
+        logger=logger,
     )

@@ -23,11 +23,10 @@ import copy
 import typing as t
 from collections.abc import Collection, Mapping, Sequence
 
-from singer_sdk.streams._state import StreamStateManager
-
 from tap_indigo_analytics.days import parse_day
 from tap_indigo_analytics.inputs import InputError
 from tap_indigo_analytics.jsontypes import json_kind
+from tap_indigo_analytics.sdk_private import StreamStateManager
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers import types

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import signal
 import sys
 import typing as t
@@ -11,7 +12,6 @@ from functools import cached_property
 import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib import Catalog, StateMessage
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR, extend_validator_with_defaults
@@ -32,6 +32,7 @@ from tap_indigo_analytics.inputs import (
 )
 from tap_indigo_analytics.redact import redact_values
 from tap_indigo_analytics.run import Lane, Run
+from tap_indigo_analytics.sdk_private import ConfigInput
 from tap_indigo_analytics.settings import (
     CONFIG_SCHEMA,
     SETTING_NAMES,
@@ -135,7 +136,11 @@ class TapIndigoAnalytics(Tap):
 
     # --- command line -----------------------------------------------------------------
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def _setup_signal_handlers(self) -> None:
+        """None from the constructor: signals belong to the command line (``invoke``
+        installs :meth:`on_signal`) or to the program that embeds the tap."""
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT: write the last STATE, say so in one line, exit 128 + signal.
 
         The SDK's default exits 0, which schedulers record as a finished run. ``state``
@@ -161,10 +166,10 @@ class TapIndigoAnalytics(Tap):
     @classmethod
     def cb_config(
         cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
-    ) -> _ConfigInput:
+    ) -> ConfigInput:
         """``--config`` files, read with errors that name the file; ``ENV`` as in the SDK."""
         files = [source for source in value if source != ENV]
-        return _ConfigInput(load_config(files, cls.config_jsonschema), parse_env=ENV in value)
+        return ConfigInput(load_config(files, cls.config_jsonschema), parse_env=ENV in value)
 
     @property
     def _env_var_config(self) -> dict[str, t.Any]:
@@ -176,7 +181,7 @@ class TapIndigoAnalytics(Tap):
     @classmethod
     def get_singer_command(cls) -> click.Command:
         """The SDK's command, failing in one line (cli.py)."""
-        return with_file_options(super().get_singer_command())
+        return with_file_options(super().get_singer_command(), logging.getLogger(cls.name))
 
     @classmethod
     def invoke(  # type: ignore[override]
@@ -184,7 +189,7 @@ class TapIndigoAnalytics(Tap):
         *,
         about: bool = False,
         about_format: str | None = None,
-        config: _ConfigInput | None = None,
+        config: ConfigInput | None = None,
         state: str | None = None,
         catalog: str | None = None,
     ) -> None:
@@ -193,7 +198,7 @@ class TapIndigoAnalytics(Tap):
             cls.print_about(about_format)
             sys.exit(0)
         cls.print_version(print_fn=cls.logger.info)
-        config = config or _ConfigInput()
+        config = config or ConfigInput()
         tap = cls(
             config=config.config,
             state=load_json_object(state, "state") if state else None,
@@ -203,6 +208,8 @@ class TapIndigoAnalytics(Tap):
         )
         if isinstance(tap.message_writer, StdoutWriter):
             atexit.register(tap.message_writer.flush_at_exit)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, tap.on_signal)
         try:
             tap.sync_all()
         finally:

@@ -162,3 +162,24 @@ def by_day(records: list[dict[str, Any]], project_id: str) -> dict[str, dict[str
             assert record["date"] not in result, f"day {record['date']} emitted twice"
             result[record["date"]] = record
     return result
+
+
+#: Test modules that need Meltano, dbt, PyAirbyte, PostgreSQL, a browser or a client in a
+#: virtualenv of its own: `make test` runs them, `make check` (the fast loop) does not.
+#: A test elsewhere that needs one of those is marked `@pytest.mark.e2e` itself.
+E2E_MODULES = frozenset(
+    {
+        "test_airbyte_pyairbyte",
+        "test_benchmark_smoke",
+        "test_dbt_marts",
+        "test_meltano_postgres",
+        "test_report_browser",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the end-to-end modules `e2e` (and every `postgres` test with them)."""
+    for item in items:
+        if item.path.stem in E2E_MODULES or item.get_closest_marker("postgres") is not None:
+            item.add_marker(pytest.mark.e2e)

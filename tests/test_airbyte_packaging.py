@@ -78,6 +78,7 @@ def test_constraints_are_the_tested_runtime_versions() -> None:
     assert "backoff" not in pins
 
 
+@pytest.mark.e2e  # PyAirbyte's virtualenv holds the CDK
 def test_metadata_validates_with_the_airbyte_cdk_model() -> None:
     if not PYAIRBYTE_PYTHON.exists():
         pytest.fail("PyAirbyte's virtualenv is missing: run `make .venv-pyairbyte/.installed`")

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -101,12 +104,39 @@ def test_loader_names_a_directory(tmp_path: Path) -> None:
         load_json_file(tmp_path, "config")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_loader_names_an_unreadable_file(tmp_path: Path) -> None:
-    path = write_input(tmp_path, b"{}")
-    path.chmod(0)
-    with pytest.raises(InputError, match="cannot be read: permission denied"):
-        load_json_file(path, "config")
+def test_loader_names_an_unreadable_file() -> None:
+    """As root (CI runs as root, and root reads any file) the loader runs as `nobody`."""
+    folder = Path(tempfile.mkdtemp(prefix="indigo-unreadable-"))
+    try:
+        folder.chmod(0o755)
+        path = write_input(folder, b"{}")
+        path.chmod(0)
+        if os.geteuid() != 0:
+            with pytest.raises(InputError, match="cannot be read: permission denied"):
+                load_json_file(path, "config")
+            return
+        # A forked child drops to `nobody` and asks; the interpreter it needs is already
+        # loaded (it lives under /root, which `nobody` could not start it from).
+        reader, writer = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child process
+            try:
+                nobody = pwd.getpwnam("nobody")
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+                load_json_file(path, "config")
+                os.write(writer, b"read it")
+            except InputError as exc:
+                os.write(writer, str(exc).encode())
+            finally:
+                os._exit(0)
+        os.close(writer)
+        os.waitpid(child, 0)
+        with os.fdopen(reader) as answer:
+            message = answer.read()
+        assert message == f"config file {str(path)!r} cannot be read: permission denied"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.parametrize("option", ["--config", "--state", "--catalog"])

@@ -32,15 +32,6 @@ class CallbackWriter(GenericSingerWriter[str, "Message"]):
             self._callback(message)
 
 
-class InProcessTap(TapIndigoAnalytics):
-    """The tap as the Airbyte face runs it: signals belong to the face (``signals``)."""
-
-    def _setup_signal_handlers(self) -> None:
-        # The SDK's handler logs, and so wrote through the face's output lock from inside
-        # a signal handler: a deadlock whenever the main thread held that lock.
-        signals.install()
-
-
 def build_tap(
     config: Mapping[str, t.Any],
     *,
@@ -49,13 +40,16 @@ def build_tap(
     state: dict[str, t.Any] | None = None,
 ) -> TapIndigoAnalytics:
     """The Singer tap, config validated (raises ``ConfigValidationError``), output to ``writer``."""
-    tap = InProcessTap(
+    # The tap installs no signal handler (the SDK's logs, and so wrote through the face's
+    # output lock from inside a handler: a deadlock whenever the main thread held it).
+    tap = TapIndigoAnalytics(
         config=dict(config),
         catalog=catalog,
         state=state,
         message_writer=writer or CallbackWriter(),
         validate_config=True,
     )
-    # Again, in case a newer SDK installs its handlers by another hook than the one above.
+    # The face's own, installed after the tap exists (and again if a newer SDK installs
+    # handlers by another hook than the one the tap overrides).
     signals.install()
     return tap
