@@ -20,6 +20,10 @@ DEFAULT_REQUESTS_PER_MINUTE = 100
 #: after the fact, and a client's midnight can come before the server's.
 DEFAULT_LOOKBACK_DAYS = 2
 MAX_LOOKBACK_DAYS = 3650
+#: ``max_concurrency`` when unset: enough for one workspace's six streams, growing with
+#: the workspaces (each has its own token and budget) up to where one process's CPU is
+#: the limit (benchmarks/README.md).
+DEFAULT_CONCURRENCY, WORKSPACES_PER_WORKER, MAX_DEFAULT_CONCURRENCY = 8, 4, 64
 
 CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
@@ -122,11 +126,22 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "max_concurrency",
         th.IntegerType(minimum=1, maximum=256),
-        default=8,
         title="Max concurrency",
         description=(
             "Requests in flight at once across all workspaces, 1-256 (1: one at a time). "
-            "Each token still keeps to its own `requests_per_minute`."
+            "Each token still keeps to its own `requests_per_minute`. Default: 8, and one "
+            "per 4 workspaces beyond 32 workspaces, at most 64."
+        ),
+    ),
+    th.Property(
+        "shard",
+        th.StringType,
+        title="Shard",
+        description=(
+            "`K/N` (e.g. `2/4`): read only the K-th of N shares of the configured "
+            "workspaces, chosen by a stable hash of `project_id`, so that N runs, each "
+            "with its own state, split them; together they read every workspace once. "
+            "Unset: all workspaces."
         ),
     ),
     th.Property(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import ipaddress
 import json
 import math
@@ -27,8 +28,11 @@ from tap_indigo_analytics.jsontypes import json_kind
 from tap_indigo_analytics.schema import (
     CONFIG_SCHEMA,
     DEFAULT_BASE_URL,
+    DEFAULT_CONCURRENCY,
     MAX_DAYS_PER_REQUEST,
+    MAX_DEFAULT_CONCURRENCY,
     SETTING_NAMES,
+    WORKSPACES_PER_WORKER,
 )
 
 __all__ = [  # the schema's names are imported from here too
@@ -106,6 +110,8 @@ class Settings:
     rate_limit_window_seconds: int
     request_timeout: int
     max_concurrency: int
+    #: ``(k, n)``: this run reads the k-th of n shares of the workspaces (1-based).
+    shard: tuple[int, int] | None
     state_interval_seconds: int
     max_tries: int
     backoff_seconds: int
@@ -130,9 +136,14 @@ class Settings:
         # environment variables badly, and the SDK's `--config ENV` leaves numbers as strings.
         # Defaults and bounds come from CONFIG_SCHEMA, so they are written down once.
         ints: dict[str, Any] = {}
+        shard = check("shard", _shard, config.get("shard"))
+        if workspaces is not None and shard is not None:
+            workspaces = tuple(w for w in workspaces if in_shard(w.project_id, shard))
         for key in _WHOLE_NUMBERS:
             spec = CONFIG_SCHEMA["properties"][key]
-            value = config.get(key, spec["default"])
+            value = config.get(key, spec.get("default"))
+            if key == "max_concurrency" and value is None:
+                value = default_concurrency(len(workspaces or ()))
             ints[key] = check(key, _whole_number, value, spec["minimum"], spec.get("maximum"))
         if start is not None and start > today:
             # Nothing to read: an exit 0 with no records would look like a working sync.
@@ -148,6 +159,7 @@ class Settings:
             start_date=start,
             end_date=end,
             base_url=base_url,
+            shard=shard,
             **ints,
         )
 
@@ -158,6 +170,33 @@ class Settings:
     def workspace(self, project_id: str) -> Workspace:
         """The configured workspace with this id."""
         return self._by_id[project_id]
+
+
+def default_concurrency(workspaces: int) -> int:
+    """``max_concurrency`` when unset: 8, and one per 4 workspaces beyond 32, at most 64."""
+    return min(
+        MAX_DEFAULT_CONCURRENCY, max(DEFAULT_CONCURRENCY, workspaces // WORKSPACES_PER_WORKER)
+    )
+
+
+def in_shard(project_id: str, shard: tuple[int, int]) -> bool:
+    """Whether the workspace belongs to shard ``(k, n)``: a hash that never changes
+    between runs, machines or Python versions (``hash()`` is salted per process)."""
+    k, n = shard
+    digest = hashlib.sha256(project_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % n == k - 1
+
+
+def _shard(value: object) -> tuple[int, int] | None:
+    if value is None or value == "":
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value) if isinstance(value, str) else None
+    if match is None:
+        raise _ValueProblemError(f'{_shown(value)} is not of the form K/N, e.g. "2/4"')
+    k, n = int(match[1]), int(match[2])
+    if not 1 <= k <= n:
+        raise _ValueProblemError(f"{_shown(value)}: K must be from 1 to N (shards count from 1)")
+    return k, n
 
 
 def _workspaces(config: Mapping[str, Any]) -> tuple[Workspace, ...]:

@@ -62,7 +62,11 @@ class TapIndigoAnalytics(Tap):
     @cached_property
     def settings(self) -> Settings:
         """The config, checked and typed (see settings.py)."""
-        return Settings.parse(self.config, today=utc_today())
+        settings = Settings.parse(self.config, today=utc_today())
+        if settings.shard is not None and not settings.workspaces:
+            k, n = settings.shard
+            self.logger.warning("shard %d/%d holds none of the configured workspaces", k, n)
+        return settings
 
     @cached_property
     def run(self) -> Run:

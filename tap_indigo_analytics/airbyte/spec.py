@@ -44,6 +44,8 @@ _PROJECT_ID_EXAMPLE = "my-workspace-id"
 _EXAMPLES: dict[str, list[t.Any]] = {
     "start_date": ["2025-01-01"],
     "end_date": ["2025-12-31"],
+    "max_concurrency": [8, 64],
+    "shard": ["1/2", "2/4"],
 }
 
 
