@@ -30,7 +30,11 @@ if t.TYPE_CHECKING:
     from tap_indigo_analytics.settings import Settings
     from tap_indigo_analytics.windows import Record
 
-__all__ = ["Lane", "Run"]
+__all__ = ["STATE_BYTES_PER_SECOND", "Lane", "Run"]
+
+#: Mid-stream STATE messages are at least this far apart in seconds per byte of state
+#: (a 100 kB state keeps the 10 s default; a 3 MB one, 5,000 workspaces, every 30 s).
+STATE_BYTES_PER_SECOND = 100_000
 
 
 class Run:
@@ -41,11 +45,12 @@ class Run:
         settings: Callable[[], Settings],
         *,
         lanes: Callable[[], Sequence[Lane]],
-        write_state: Callable[[], None],
+        write_state: Callable[[], int],
     ) -> None:
         """``settings`` gives the checked settings when first needed (discovery needs
         none); ``lanes`` lists the selected streams in sync order, asked when the sync
-        starts; ``write_state`` writes a STATE of everything written so far (main thread)."""
+        starts; ``write_state`` writes a STATE of everything written so far (main thread)
+        and says how many bytes it has."""
         self._settings = settings
         self._lanes = lanes
         self._write_state = write_state
@@ -55,6 +60,7 @@ class Run:
         self._prefetcher: Prefetcher | None = None
         self._last_state_at = 0.0
         self._unwritten = 0  # records written since the last STATE
+        self._state_interval = 0.0
         self._lock = threading.Lock()
 
     @cached_property
@@ -118,7 +124,7 @@ class Run:
         """``records`` were just written: write a STATE if ``state_interval_seconds`` passed."""
         self._unwritten += records
         now = time.monotonic()
-        if now - self._last_state_at >= self.settings.state_interval_seconds:
+        if now - self._last_state_at >= self._state_interval:
             self._write()
             self._last_state_at = now
 
@@ -132,8 +138,13 @@ class Run:
         self._unwritten = 0
 
     def _write(self) -> None:
-        self._write_state()
+        size = self._write_state()
         self._unwritten = 0
+        # A large state (thousands of partitions) is written less often: every message
+        # carries all of it, so the bytes stay in proportion to the run, not to it squared.
+        self._state_interval = max(
+            self.settings.state_interval_seconds, size / STATE_BYTES_PER_SECOND
+        )
 
     def stop(self) -> None:
         """No more fetching: the run failed or is over. Workers finish their try and exit."""
@@ -170,4 +181,5 @@ class Run:
                     max_days_ahead=MAX_DAYS_PER_REQUEST * max(8, concurrency // 4),
                 )
                 self._last_state_at = time.monotonic()
+                self._state_interval = float(self.settings.state_interval_seconds)
             return self._prefetcher

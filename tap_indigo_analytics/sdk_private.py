@@ -16,6 +16,9 @@ Imported names:
   quadratic in the workspaces. Built through ``Stream.state_manager`` from the stream's
   ``_state_manager`` slot and ``_tap_state``, the only way to hand the SDK another one.
 
+Typing only: ``helpers._state.StateWriter``, the declared type of the public
+``Tap.state_writer`` property, which the tap overrides with ``state.StateOut``.
+
 Overridden private hooks (tap.py), each named in ``OVERRIDDEN_HOOKS``:
 
 - ``PluginBase._validate_config``: the one place the SDK validates config in its

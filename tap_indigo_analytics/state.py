@@ -11,6 +11,10 @@ would mean a full resync) or carried forward.
 A state of the wrong shape, or a bookmark that is not a day, is a :class:`StateError`
 with one line naming the stream and what is wrong.
 
+STATE messages go out through :class:`StateOut`, which skips an unchanged state like the
+SDK's writer but compares the encoded bytes instead of keeping a deep copy: at 5,000
+workspaces a state is about 3 MB, and the copy cost a quarter of a second per message.
+
 While a run writes state, :class:`IndexedStateManager` finds each workspace's partition
 in constant time: the SDK scans the stream's whole partition list, six times per
 partition synced, which is quadratic in the workspaces (about 1 s of a 500-workspace
@@ -21,7 +25,10 @@ from __future__ import annotations
 
 import copy
 import typing as t
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+
+import msgspec
+from singer_sdk.singerlib import StateMessage
 
 from tap_indigo_analytics.days import parse_day
 from tap_indigo_analytics.inputs import InputError
@@ -30,6 +37,7 @@ from tap_indigo_analytics.sdk_private import StreamStateManager
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers import types
+    from singer_sdk.singerlib import Message
 
 #: The replication key of every stream.
 REPLICATION_KEY = "date"
@@ -125,6 +133,27 @@ def _adopt_classic_bookmark(
             "replication_key_value": value,
         }
     )
+
+
+class StateOut:
+    """The tap's STATE writer: writes a state only when it differs from the last one."""
+
+    def __init__(self, write: Callable[[Message], None]) -> None:
+        self._write = write
+        self._last: bytes | None = None
+
+    def write_state(self, state: types.TapState) -> int:
+        """Write ``state`` unless it is the one written last; its size in bytes."""
+        try:
+            encoded = msgspec.json.encode(state)
+        except (TypeError, ValueError):  # not plain JSON (a value another tool wrote)
+            self._write(StateMessage(value=state))
+            self._last = None
+            return 0
+        if encoded != self._last:
+            self._write(StateMessage(value=state))
+            self._last = encoded
+        return len(encoded)
 
 
 class IndexedStateManager(StreamStateManager):

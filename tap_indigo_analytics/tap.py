@@ -40,12 +40,13 @@ from tap_indigo_analytics.settings import (
     SettingsError,
     unknown_key_warnings,
 )
-from tap_indigo_analytics.state import normalize_state
+from tap_indigo_analytics.state import StateOut, normalize_state
 from tap_indigo_analytics.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
     from types import FrameType
 
+    from singer_sdk.helpers._state import StateWriter
     from singer_sdk.io_base import GenericSingerWriter
 
 
@@ -74,8 +75,17 @@ class TapIndigoAnalytics(Tap):
         return Run(
             lambda: self.settings,
             lanes=self._lanes,
-            write_state=lambda: self.state_writer.write_state(self.state),
+            write_state=lambda: self._state_out.write_state(self.state),
         )
+
+    @cached_property
+    def _state_out(self) -> StateOut:
+        return StateOut(self.write_message)
+
+    @property
+    def state_writer(self) -> StateWriter:
+        """Where the SDK's streams write STATE: :class:`~state.StateOut`, no deep copies."""
+        return t.cast("StateWriter", self._state_out)
 
     def discover_streams(self) -> list[IndigoStream]:
         """The six daily streams; the catalog does not depend on the account."""

@@ -61,3 +61,11 @@ def test_constructing_a_tap_installs_no_signal_handler() -> None:
     before = signal.getsignal(signal.SIGTERM)
     TapIndigoAnalytics(config={"pat": "p", "project_id": "1"})
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_streams_write_state_through_the_taps_state_writer() -> None:
+    """The tap's ``state_writer`` (state.StateOut, no deep copies) is what streams use."""
+    source = inspect.getsource(Stream)
+    assert "self._tap.state_writer.write_state(" in source
+    tap = TapIndigoAnalytics(config={"pat": "p", "project_id": "1"})
+    assert type(tap.state_writer).__name__ == "StateOut"
