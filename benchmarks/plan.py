@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tap_indigo_analytics.schema import CONFIG_SCHEMA
+# The tap's default ``max_concurrency`` for up to 32 workspaces (settings.default_concurrency).
+from tap_indigo_analytics.schema import DEFAULT_CONCURRENCY
 
 #: The API's documented limit per token, and the page size a naive tap sends.
 API_LIMIT, API_WINDOW_S, NAIVE_PAGE = 100, 60.0, 30
-#: The tap's default ``max_concurrency``, read from its schema so it cannot drift.
-DEFAULT_CONCURRENCY: int = CONFIG_SCHEMA["properties"]["max_concurrency"]["default"]
 
 
 @dataclass(frozen=True)
