@@ -15,9 +15,9 @@ from benchmarks.harness import (
     replay_s,
     tap_command,
 )
-from benchmarks.plan import API_LIMIT, API_WINDOW_S, DEFAULT_CONCURRENCY, NAIVE_PAGE
+from benchmarks.plan import API_LIMIT, API_WINDOW_S, NAIVE_PAGE
 from benchmarks.session import Session, summarize
-from tap_indigo_analytics.schema import CONFIG_SCHEMA
+from tap_indigo_analytics.schema import CONFIG_SCHEMA, DEFAULT_CONCURRENCY
 from tests.emulator import Faults
 
 #: A token budget no row can reach: lifts the tap's limiter in the page-size rows.
