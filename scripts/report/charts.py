@@ -246,6 +246,9 @@ def _svg(figure: Figure, chart_id: str) -> str:
     text = buffer.getvalue()
     text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    # Its global `*{stroke-...}` rule would style the whole page: the page's CSS has it
+    # for charts alone.
+    text = re.sub(r"<style[^>]*>.*?</style>", "", text, flags=re.S)
     text = re.sub(r'\s(width|height)="[\d.]+pt"', "", text, count=2)
     text = re.sub(r'\bid="([^"]+)"', rf'id="{chart_id}-\1"', text)
     text = re.sub(r"url\(#([^)]+)\)", rf"url(#{chart_id}-\1)", text)
