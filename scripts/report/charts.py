@@ -171,7 +171,8 @@ def trend(
         axes.set_ylim(low, high)
         starts = [parse(r["period_start"]) for rows in series.values() for r in rows]
         first, last = min(starts), max(starts)
-        axes.set_xlim(_span(grain, first.isoformat())[0], _span(grain, last.isoformat())[1])
+        # Half a day short of the end, so the next month's first tick stays off the axis.
+        axes.set_xlim(_span(grain, first.isoformat())[0], _span(grain, last.isoformat())[1] - 0.5)
         _x_axis(axes, first, last)
         axes.yaxis.set_major_formatter(_y_label(kpi))
         axes.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
