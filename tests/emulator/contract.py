@@ -12,6 +12,7 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -97,9 +98,13 @@ ENDPOINTS: dict[str, EndpointSpec] = {
 
 MAX_LIMIT = 365
 MAX_SPAN_DAYS = 365
-# Share of days with no activity at all: high enough that every multi-week test range
-# contains some, so zero-filling is always exercised.
-ZERO_DAY_SHARE = 0.15
+# Chance of a day with no activity at all, Monday to Sunday (a business that is mostly
+# quiet on Sundays): about one day a week, so every multi-week test range has some and
+# zero-filling is always exercised, while weekly totals stay steady.
+QUIET_BY_WEEKDAY = (0.02, 0.02, 0.02, 0.02, 0.02, 0.3, 0.7)
+ZERO_DAY_SHARE = sum(QUIET_BY_WEEKDAY) / 7
+# Volume by weekday relative to an ordinary one: a Monday peak, quiet weekends.
+WEEKDAY_VOLUME = (1.12, 1.05, 1.0, 0.98, 0.9, 0.45, 0.3)
 # Signs cursors so a hand-built one is rejected; the contract says cursors are opaque.
 _CURSOR_KEY = b"indigo-emulator-cursor"
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -141,47 +146,94 @@ def metrics(project_id: str, stream: str, day: date, revision: int) -> dict[str,
     Cached (callers copy, never mutate): hashing every field of every day cost the
     emulator ~8 ms per 365-day page, which the benchmarks would charge to the tap.
     """
-    salt = f"rev{revision}" if revision else ""
-
-    def draw(name: str) -> float:
-        return unit(project_id, stream, day.isoformat(), name, salt)
-
-    quiet = draw("quiet") < ZERO_DAY_SHARE
-
-    def upto(name: str, high: int) -> int:
-        return 0 if quiet else int(draw(name) * (high + 1))
-
-    # A bump makes a new revision visibly different even on a quiet day.
-    bump = revision * 7
-    values: dict[str, Any]
+    values = _day_values(project_id, day, revision)
+    fields = ENDPOINTS[stream].fields if stream in ENDPOINTS else ()
     if stream == "daily_messages":
-        inbound = 0 if quiet else 10 + upto("inbound_messages", 490)
-        ht_requests = upto("ht_requests", inbound // 25)
-        values = {
-            "inbound_messages": inbound,
-            "outbound_messages": inbound + upto("outbound_messages", inbound),
-            "positive_feedback": upto("positive_feedback", inbound // 8),
-            "negative_feedback": upto("negative_feedback", inbound // 20),
-            "ht_requests": ht_requests,
-            "ht_starts": upto("ht_starts", ht_requests),
-        }
-        return {name: count + bump for name, count in values.items()}
-    if stream == "daily_chats":
-        return {"count": (0 if quiet else 1 + upto("count", 299)) + bump}
-    if stream == "daily_returning_users":
-        return {"count": upto("count", 150) + bump}
-    if stream == "daily_technical_errors":
-        errors = 0 if draw("clean") < 0.4 else upto("count", 24)
-        return {"count": errors + bump}
+        return {name: values[name] for name in fields}
+    if stream in ("daily_chats", "daily_returning_users", "daily_technical_errors"):
+        return {"count": values[stream]}
     if stream in ("daily_csat", "daily_ai_quality"):
-        # Some active days still have no survey answers, so a null avg_score shows up
-        # outside the all-zero days too.
-        csat = stream == "daily_csat"
-        total = 0 if draw("no_answers") < 0.15 else upto("total", 39 if csat else 199)
-        total += bump
-        score = round(1 + 4 * draw("avg_score"), 2) if csat else round(draw("avg_score"), 3)
+        total, score = values[f"{stream}_total"], values[f"{stream}_score"]
         return {"total": total, "avg_score": score if total else None}
     raise ValueError(f"unknown stream {stream!r}")
+
+
+def _wave(day: date, period_days: float, phase: float) -> float:
+    """A slow sine in [-1, 1]: the same for every stream of a day, so trends agree."""
+    return math.sin(2 * math.pi * (day.toordinal() / period_days + phase))
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _day_values(project_id: str, day: date, revision: int) -> dict[str, Any]:
+    """One workspace-day of every stream, drawn together so the streams agree: chats <=
+    inbound <= outbound messages, starts <= requests, returning users <= chats.
+
+    Volume follows a weekday rhythm and slow waves (a workspace-specific size and phase);
+    rates and scores drift gently around believable levels; errors are rare. A quiet day
+    (no activity at all) falls mostly on a weekend.
+    """
+
+    def draw(name: str, salt: str = "") -> float:
+        return unit(project_id, "day", day.isoformat(), name, salt)
+
+    def workspace(name: str) -> float:  # a property of the workspace, not of the day
+        return unit(project_id, "workspace", name)
+
+    def count(mean: float, name: str) -> int:
+        """``mean`` rounded up or down at random, so small means average out right."""
+        return int(mean + draw(name, "round"))
+
+    def jitter(name: str, spread: float) -> float:
+        return 1 + spread * (2 * draw(name) - 1)
+
+    # A revised row is the day with more data in: never quiet, every count higher.
+    quiet = revision == 0 and draw("quiet") < QUIET_BY_WEEKDAY[day.weekday()]
+    phase = workspace("phase")
+    size = 60 + 240 * workspace("size")  # chats on an ordinary weekday
+    trend = 1 + 0.18 * _wave(day, 730, phase) + 0.08 * _wave(day, 120, 2 * phase)
+    chats = (
+        0
+        if quiet
+        else max(1, round(size * trend * WEEKDAY_VOLUME[day.weekday()] * jitter("chats", 0.12)))
+    )
+    inbound = count(chats * (3.2 + 0.6 * workspace("depth")) * jitter("inbound", 0.1), "i")
+    outbound = inbound + count(inbound * 0.3 * jitter("outbound", 0.3), "o")
+    feedback = inbound * 0.07 * jitter("feedback", 0.3)
+    positive_share = 0.78 + 0.06 * _wave(day, 300, phase + 0.3)
+    positive = count(feedback * positive_share, "pos")
+    negative = count(feedback * (1 - positive_share), "neg")
+    request_rate = (0.028 + 0.008 * _wave(day, 200, phase + 0.6)) * jitter("ht", 0.3)
+    ht_requests = min(chats, count(chats * request_rate, "htr"))
+    ht_starts = count(
+        ht_requests * (0.85 + 0.06 * _wave(day, 250, phase)) * jitter("hs", 0.05), "hts"
+    )
+    returning = count(chats * (0.32 + 0.04 * _wave(day, 365, phase)) * jitter("ru", 0.1), "r")
+    # About one error per 2,000 messages, and a small incident on about one day in 60.
+    incident = 5 + 15 * draw("incident_size") if draw("incident") < 1 / 60 else 0
+    errors = 0 if quiet else count((inbound + outbound) / 2000 + incident, "err")
+    csat_total = 0 if draw("no_csat") < 0.08 else count(chats * 0.09 * jitter("ct", 0.3), "ct")
+    ai_total = 0 if draw("no_ai") < 0.05 else count(inbound * 0.4 * jitter("at", 0.2), "at")
+    csat = 4.15 + 0.25 * _wave(day, 180, phase + 0.1) + 0.6 * (draw("csat") - 0.5)
+    ai = 0.82 + 0.05 * _wave(day, 240, phase + 0.4) + 0.08 * (draw("ai") - 0.5)
+    values: dict[str, Any] = {
+        "daily_chats": chats,
+        "inbound_messages": inbound,
+        "outbound_messages": outbound,
+        "positive_feedback": positive,
+        "negative_feedback": negative,
+        "ht_requests": ht_requests,
+        "ht_starts": min(ht_starts, ht_requests),
+        "daily_returning_users": min(returning, chats),
+        "daily_technical_errors": errors,
+        "daily_csat_total": csat_total,
+        "daily_ai_quality_total": ai_total,
+    }
+    # Each revision adds the same to every count, so the order between counts holds and a
+    # revised row differs from the first one, with no count 0 (hence every score set).
+    values = {name: value + revision for name, value in values.items()}
+    values["daily_csat_score"] = round(min(5.0, max(1.0, csat)), 2)
+    values["daily_ai_quality_score"] = round(min(1.0, max(0.05, ai)), 3)
+    return values
 
 
 def zero_metrics(stream: str) -> dict[str, Any]:

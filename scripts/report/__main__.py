@@ -1,0 +1,3 @@
+from scripts.report.cli import main
+
+raise SystemExit(main())
