@@ -77,9 +77,12 @@ def base_env(emulator: Emulator, tmp_path: Path) -> dict[str, str]:
         MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
         MELTANO_STATE_BACKEND_URI=(tmp_path / "state").as_uri(),
         TAP_INDIGO_ANALYTICS_BASE_URL=emulator.base_url,
-        DBT_TARGET_PATH=str(tmp_path / "dbt-target"),
-        DBT_LOG_PATH=str(tmp_path / "dbt-logs"),
+        DBT_USE_COLORS="false",
     )
+    # The utilities' own settings (DBT_TARGET_PATH is what they export, not what they read).
+    for utility in ("DUCKDB", "POSTGRES"):
+        env[f"DBT_{utility}_TARGET_PATH"] = str(tmp_path / "dbt-target")
+        env[f"DBT_{utility}_LOG_PATH"] = str(tmp_path / "dbt-logs")
     return env
 
 
