@@ -1,8 +1,12 @@
 """The three KPI marts computed in plain Python from the emulator's own rows.
 
 Deliberately independent of transform/: no SQL, no shared code, only the definitions of
-issue 13 (ratios of sums, null when a denominator is 0, ISO weeks, inclusive period
-ends), so a wrong model and a wrong expectation cannot agree by construction.
+issues 13 and 22, so a wrong model and a wrong expectation cannot agree by construction:
+
+* ratios of sums, null when a denominator is 0; ISO weeks; inclusive period ends;
+* a day is partial when the loader read one of its rows before the day was over;
+* a period is complete only when every selected stream has every calendar day of it and
+  none of them is partial; ``days_in_period`` counts the days every selected stream has.
 """
 
 from __future__ import annotations
@@ -67,7 +71,15 @@ PERIOD_COLUMNS = (
     "ai_quality_avg",
     "returning_users_avg_daily",
     "returning_users_max_daily",
+    "days_with_messages",
+    "days_with_chats",
+    "days_with_returning_users",
+    "days_with_csat",
+    "days_with_ai_quality",
+    "days_with_technical_errors",
 )
+#: The key of the row field holding when the loader read it (a naive UTC datetime).
+EXTRACTED_AT = "_extracted_at"
 
 #: Stream field -> daily mart column.
 _FIELDS: dict[str, dict[str, str]] = {
@@ -117,17 +129,26 @@ def _rates(row: Row) -> Row:
     }
 
 
-def daily_kpis(raw: Mapping[str, Mapping[Key, Row]], utc_today: dt.date) -> dict[Key, Row]:
-    """``raw``: stream -> (project_id, date) -> the API's row. One mart row per key seen."""
+def day_end(day: dt.date, utc_offset_hours: int = 0) -> dt.datetime:
+    """When the platform's ``day`` is over, in UTC (its days start at UTC+offset)."""
+    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+    return midnight - dt.timedelta(hours=utc_offset_hours)
+
+
+def daily_kpis(raw: Mapping[str, Mapping[Key, Row]], utc_offset_hours: int = 0) -> dict[Key, Row]:
+    """``raw``: selected stream -> (project_id, date) -> the API's row as last loaded, with
+    :data:`EXTRACTED_AT`. One mart row per key seen."""
     merged: dict[Key, Row] = defaultdict(dict)
+    read_early: dict[Key, bool] = defaultdict(bool)
     for stream, rows in raw.items():
         for key, api_row in rows.items():
             for field, column in _FIELDS[stream].items():
                 merged[key][column] = api_row[field]
+            read_early[key] |= api_row[EXTRACTED_AT] < day_end(key[1], utc_offset_hours)
     result: dict[Key, Row] = {}
     for (project_id, day), values in merged.items():
         row: Row = {name: values.get(name) for name in (*COUNTS, "returning_users")}
-        row.update(project_id=project_id, date=day, is_partial=day == utc_today)
+        row.update(project_id=project_id, date=day, is_partial=read_early[(project_id, day)])
         csat_n, ai_n = row["csat_responses"], row["ai_quality_scored"]
         row["csat_avg"] = values.get("_csat_score") if csat_n else None
         row["ai_quality_avg"] = values.get("_ai_score") if ai_n else None
@@ -157,8 +178,11 @@ def _weighted(rows: list[Row], count: str, score: str) -> float | None:
     return ratio(sum(n * s for n, s in scored), sum(n for n, _ in scored)) if scored else None
 
 
-def period_kpis(daily: Mapping[Key, Row], grain: str) -> dict[Key, Row]:
-    """Weekly (``grain='week'``) or monthly marts from the daily one."""
+def period_kpis(
+    daily: Mapping[Key, Row], raw: Mapping[str, Mapping[Key, Row]], grain: str
+) -> dict[Key, Row]:
+    """Weekly (``grain='week'``) or monthly marts from the daily one; completeness from
+    ``raw`` (the selected streams' rows, as for :func:`daily_kpis`)."""
     start_of = week_start if grain == "week" else month_start
     groups: dict[Key, list[Row]] = defaultdict(list)
     for (project_id, day), day_row in daily.items():
@@ -166,14 +190,23 @@ def period_kpis(daily: Mapping[Key, Row], grain: str) -> dict[Key, Row]:
     result: dict[Key, Row] = {}
     for (project_id, start), rows in groups.items():
         end = period_end(grain, start)
+        calendar_days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+        has = {
+            stream: {day for day in calendar_days if (project_id, day) in raw[stream]}
+            for stream in raw
+        }
+        every_stream = [day for day in calendar_days if all(day in has[s] for s in raw)]
         row: Row = {
             "project_id": project_id,
             "period_start": start,
             "period_end": end,
-            "days_in_period": len(rows),
-            "is_complete_period": len(rows) == (end - start).days + 1
+            "days_in_period": len(every_stream),
+            "is_complete_period": len(every_stream) == len(calendar_days)
             and not any(r["is_partial"] for r in rows),
         }
+        for stream in _FIELDS:
+            count = len(has[stream]) if stream in raw else None
+            row[stream.replace("daily_", "days_with_")] = count
         row.update({name: _total(r[name] for r in rows) for name in COUNTS})
         row.update(_rates(row))
         row["csat_avg"] = _weighted(rows, "csat_responses", "csat_avg")

@@ -30,9 +30,26 @@
     {{ indigo_ratio(numerator, denominator, scale) }}
 {%- endmacro %}
 
-{% macro indigo_utc_today() -%}
-    {#- The current UTC date whatever the session time zone (PostgreSQL and DuckDB alike). -#}
-    cast(timezone('UTC', now()) as date)
+{% macro indigo_utc_offset_hours() -%}
+    {#- The platform's day boundary, in hours east of UTC: the var
+        indigo_platform_utc_offset_hours, 0 by default (Indigo's days run midnight to
+        midnight UTC). Its `date` is a day of that calendar. -#}
+    {%- set hours = var('indigo_platform_utc_offset_hours', 0) -%}
+    {%- if hours is not number or hours < -12 or hours > 14 -%}
+        {{ exceptions.raise_compiler_error(
+            "var indigo_platform_utc_offset_hours must be a number of hours from -12 to 14, not " ~ hours) }}
+    {%- endif -%}
+    {{ return(hours) }}
+{%- endmacro %}
+
+{% macro indigo_platform_today() -%}
+    {#- The platform's current date, whatever the session time zone (PostgreSQL and DuckDB alike). -#}
+    cast({{ dbt.dateadd('hour', indigo_utc_offset_hours(), "timezone('UTC', now())") }} as date)
+{%- endmacro %}
+
+{% macro indigo_day_end(column='"date"') -%}
+    {#- When the platform's day ends, as a UTC timestamp (exclusive). -#}
+    {{ dbt.dateadd('hour', 24 - indigo_utc_offset_hours(), 'cast(' ~ column ~ ' as timestamp)') }}
 {%- endmacro %}
 
 {% macro indigo_period_start(grain, column='"date"') -%}
@@ -64,7 +81,17 @@ periods as (
     select
         project_id,
         period_start,
-        count(*) as days_in_period,
+        -- A day counts when every selected stream has it; a deselected stream counts nothing.
+        count(case when {% for stream in indigo_streams() -%}
+            {{ indigo_all_streams()[stream] }} is not null{{ ' and ' if not loop.last }}
+            {%- endfor %} then 1 end) as days_in_period,
+        {% for stream, column in indigo_all_streams().items() -%}
+        {% if stream in indigo_streams() -%}
+        count({{ column }}) as {{ stream | replace('daily_', 'days_with_') }},
+        {% else -%}
+        cast(null as bigint) as {{ stream | replace('daily_', 'days_with_') }},
+        {% endif -%}
+        {% endfor -%}
         max(case when is_partial then 1 else 0 end) as has_partial_day,
         {% for column in indigo_count_columns() -%}
         cast(sum({{ column }}) as bigint) as {{ column }},
@@ -106,6 +133,9 @@ select
     {{ indigo_ratio('csat_score_sum', 'csat_scored') }} as csat_avg,
     {{ indigo_ratio('ai_quality_score_sum', 'ai_quality_scored_with_avg') }} as ai_quality_avg,
     returning_users_avg_daily,
-    cast(returning_users_max_daily as bigint) as returning_users_max_daily
+    cast(returning_users_max_daily as bigint) as returning_users_max_daily,
+    {% for stream in indigo_all_streams() -%}
+    cast({{ stream | replace('daily_', 'days_with_') }} as bigint) as {{ stream | replace('daily_', 'days_with_') }}{{ ',' if not loop.last }}
+    {% endfor -%}
 from bounded
 {% endmacro %}

@@ -1,5 +1,6 @@
 -- One row per (project_id, date) seen in any stream. A stream without that day leaves
--- its columns null (unknown), never 0: a zero day is a row the API served.
+-- its columns null (unknown), never 0: a zero day is a row the API served. A day is
+-- partial when any of its rows was read before the platform's day ended.
 with
 messages as (select * from {{ ref('stg_indigo__messages') }}),
 chats as (select * from {{ ref('stg_indigo__chats') }}),
@@ -21,7 +22,12 @@ joined as (
     select
         days.project_id,
         days."date",
-        days."date" = {{ indigo_utc_today() }} as is_partial,
+        -- The earliest read of the day's rows (each the latest load of its stream).
+        least(
+            {%- for name in ['messages', 'chats', 'returning_users', 'csat', 'ai_quality', 'technical_errors'] %}
+            {{ name }}.extracted_at{{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as first_extracted_at,
         chats.chats,
         messages.inbound_messages,
         messages.outbound_messages,
@@ -47,7 +53,11 @@ joined as (
 select
     project_id,
     "date",
-    is_partial,
+    -- Rows loaded before the loader kept _sdc_extracted_at: partial when not yet past.
+    coalesce(
+        first_extracted_at < {{ indigo_day_end() }},
+        "date" >= {{ indigo_platform_today() }}
+    ) as is_partial,
     chats,
     inbound_messages,
     outbound_messages,

@@ -1,5 +1,1 @@
-select
-    cast(project_id as {{ dbt.type_string() }}) as project_id,
-    cast("date" as date) as "date",
-    cast("count" as bigint) as technical_errors
-from {{ source('indigo', 'daily_technical_errors') }}
+{{ indigo_stage('daily_technical_errors', [('"count"', 'technical_errors', 'bigint')]) }}
