@@ -24,7 +24,7 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_indigo_analytics.envelope import Page, parse_page
 from tap_indigo_analytics.errors import (
-    ClientRequestError,
+    HostError,
     IndigoError,
     RateLimitedError,
     describe_request,
@@ -146,7 +146,7 @@ class PageFetcher:
             ) from None
         except TRANSIENT as exc:
             if is_connect_failure(exc):
-                raise IndigoError(
+                raise HostError(
                     f"{window}: {self._describe(exc)} after {CONNECT_MAX_TRIES} tries — is "
                     "`base_url` right and the network up?"
                 ) from None
@@ -183,7 +183,7 @@ class PageFetcher:
             if not response.is_redirect:
                 return self._checked(response, project_id)
             prepared = self._redirected(prepared, response)
-        raise ClientRequestError(
+        raise HostError(
             f"{self._stream}: Indigo redirected {describe_request(response)} more than "
             f"{MAX_REDIRECTS} times (a redirect loop); check `base_url`"
         )
@@ -196,7 +196,7 @@ class PageFetcher:
         base, final = urlsplit(self._settings.base_url), urlsplit(target)
         if (final.scheme, final.hostname, final.port) != (base.scheme, base.hostname, base.port):
             port = f":{final.port}" if final.port else ""
-            raise ClientRequestError(
+            raise HostError(
                 f"{self._stream}: Indigo redirected {describe_request(response)} to another "
                 f"origin ({final.scheme}://{final.hostname}{port}), which was not sent the "
                 "token; check `base_url`"
@@ -211,7 +211,7 @@ class PageFetcher:
         if error is not None:
             raise error
         if response.status_code >= HTTPStatus.MULTIPLE_CHOICES:
-            raise ClientRequestError(
+            raise IndigoError(
                 f"{self._stream}: unexpected HTTP {response.status_code} "
                 f"on {describe_request(response)}"
             )

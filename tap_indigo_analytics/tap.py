@@ -205,6 +205,7 @@ class TapIndigoAnalytics(Tap):
             atexit.register(tap.message_writer.flush_at_exit)
         try:
             tap.sync_all()
+            tap.run.raise_failures()  # workspaces/pairs that failed while the rest synced
         finally:
             tap.run.close()
 

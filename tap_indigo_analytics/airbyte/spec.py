@@ -44,6 +44,7 @@ _PROJECT_ID_EXAMPLE = "my-workspace-id"
 _EXAMPLES: dict[str, list[t.Any]] = {
     "start_date": ["2025-01-01"],
     "end_date": ["2025-12-31"],
+    "ca_bundle": ["/etc/ssl/certs/corporate-ca.pem"],
 }
 
 

@@ -348,6 +348,9 @@ class Emulator:
         limited = self._rate_limited(faults, generation, pat_project)
         if limited is not None:
             return limited
+        pair_status = faults.pair_status.get(f"{stream}/{project_id}")
+        if pair_status is not None:
+            return error(pair_status, f"Injected {pair_status} for {stream}", "pair_status")
         if faults.redirect_same_origin and "_hop" not in params:
             return _redirect(origin, split, 1, "redirect_same_origin")
         return build_page(self, faults, numbering, ENDPOINTS[stream], project_id, params)

@@ -94,6 +94,11 @@ class Faults:
     invalid_cursor_on_nth_cursored: int | None = field(
         default=None, metadata=_doc("the Nth cursored request answers 400 Invalid cursor")
     )
+    #: Past auth and the rate limit, so a 401/403 still wins; keyed ``stream/project_id``.
+    pair_status: dict[str, int] = field(
+        default_factory=dict,
+        metadata=_doc("'stream/project_id' -> status every data request of that pair answers"),
+    )
     invalid_cursor_always: bool = field(
         default=False, metadata=_doc("every cursored request answers 400 Invalid cursor")
     )
