@@ -78,7 +78,12 @@ class Run:
     def transport(self) -> Transport:
         """One HTTP session for the run, a pooled connection per worker."""
         settings = self.settings
-        return Transport(pool_size=settings.max_concurrency, deadline_s=settings.request_timeout)
+        return Transport(
+            pool_size=settings.max_concurrency,
+            deadline_s=settings.request_timeout,
+            base_url=settings.base_url,
+            ca_bundle=settings.ca_bundle,
+        )
 
     # --- set-up ----------------------------------------------------------------------
 
