@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import logging
 import os
 import socket
 import threading
@@ -54,6 +55,11 @@ LARGE_ANSWERS = 2
 _CHUNK = 64 * 1024
 #: Where ``requests`` looks for a CA bundle, in its order, then OpenSSL's variable.
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+# urllib3 logs a traceback at WARNING for headers it cannot parse (a cut in the headers);
+# the try is reported in one line anyway (a timeout, or a broken answer that is retried).
+logging.getLogger("urllib3.connection").setLevel(logging.ERROR)
 
 
 class BodyTooLargeError(Exception):
