@@ -259,7 +259,8 @@ def test_the_deadline_cuts_answers_on_closing_connections(
 
 def test_closing_connections_still_deliver_everything(emulator: Emulator) -> None:
     for closing in ("connection_close", "http10"):
-        emulator.faults = Faults(**{closing: True})
+        emulator.faults = Faults()
+        setattr(emulator.faults, closing, True)
         run = run_tap(config(emulator, max_concurrency=4))
         assert run.returncode == 0, run.stderr[-3000:]
         assert len(run.records()) == 6 * 10

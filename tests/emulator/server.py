@@ -150,11 +150,12 @@ class Handler(BaseHTTPRequestHandler):
         self.emulator._serve(self, "DELETE")
 
     def flush_headers(self) -> None:
-        if self.header_trickle_s <= 0 or not getattr(self, "_headers_buffer", None):
+        buffered: list[bytes] = getattr(self, "_headers_buffer", [])
+        if self.header_trickle_s <= 0 or not buffered:
             super().flush_headers()
             return
-        data = b"".join(self._headers_buffer)
-        self._headers_buffer = []
+        data = b"".join(buffered)
+        buffered.clear()
         status, _, rest = data.partition(b"\r\n")
         self.wfile.write(status + b"\r\n")
         self._write(rest, self.header_trickle_s)
