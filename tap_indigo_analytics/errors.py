@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+import typing as t
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -18,17 +19,37 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_indigo_analytics.redact import redact
 
+#: What a failure stops: one (stream, workspace) pair, a whole workspace, or the run.
+Scope = t.Literal["pair", "workspace", "run"]
+
 
 class IndigoError(FatalAPIError):
-    """A failure the user can act on; the CLI prints its message as one line."""
+    """A failure the user can act on; the CLI prints its message as one line.
+
+    ``scope`` says what it stops unless ``fail_fast`` is set (failures.py): by default
+    the one (stream, workspace) pair it happened in.
+    """
+
+    scope: t.ClassVar[Scope] = "pair"
 
 
 class AuthenticationError(IndigoError):
-    """401: the PAT is missing, malformed or revoked. Never retried."""
+    """401: the PAT is missing, malformed or revoked. Never retried; stops the workspace."""
+
+    scope: t.ClassVar[Scope] = "workspace"
 
 
 class WorkspaceAccessError(IndigoError):
     """403: the PAT does not belong to the requested workspace. Never retried."""
+
+    scope: t.ClassVar[Scope] = "workspace"
+
+
+class HostError(IndigoError):
+    """The host itself failed (unreachable, untrusted certificate, proxy, redirect loop):
+    no workspace can be read, so the run stops at once."""
+
+    scope: t.ClassVar[Scope] = "run"
 
 
 class ClientRequestError(IndigoError):

@@ -9,10 +9,14 @@ window being written. The main thread takes each window's records in order; a wo
 never writes a message nor touches the tap's state, so every STATE still covers only
 records already written.
 
-Fail fast: each workspace's first window goes alone (the probe); its other windows
-wait until the probe's first answer, so a bad token costs one request per workspace.
-A 401 or 403 stops the run at once; any other failure is raised when the SDK reaches
-the failed window, after everything before it was written and checkpointed.
+Each workspace's first window goes alone (the probe); its other windows wait until the
+probe's first answer, so a bad token costs one request per workspace. A failure stops
+what its scope says (errors.py, failures.py): a 401/403 its workspace, anything else
+its (stream, workspace) pair, whose later windows are then never started; the reader
+gets the failure when it reaches the pair. A failure of the host stops the run at once.
+With ``isolate=False`` (``fail_fast``) a 401/403 stops the run at once too, and any
+other failure stops it when the SDK reaches the failed window, after everything before
+it was written and checkpointed.
 
 Hand-written rather than a ``ThreadPoolExecutor``: the executor cannot hold a task
 back until another one's first answer, bound work by distance from the reader rather
@@ -26,10 +30,10 @@ import typing as t
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from tap_indigo_analytics.errors import AuthenticationError, WorkspaceAccessError
+from tap_indigo_analytics.errors import AuthenticationError, IndigoError, WorkspaceAccessError
 from tap_indigo_analytics.windows import Record, Window
 
-#: Failures that stop the whole run at once, wherever the writer is.
+#: Failures that stop the whole run at once under ``fail_fast``, wherever the writer is.
 FATAL = (AuthenticationError, WorkspaceAccessError)
 _PROBE_PENDING, _PROBE_RUNNING, _PROBE_DONE = 0, 1, 2
 _WAIT_S = 0.25  # waits wake up this often, so signals reach the main thread promptly
@@ -52,17 +56,22 @@ class Task:
 class _Slot:
     index: int
     window: Window
+    task: int
     started: bool = False
     probe: bool = False
     done: bool = False
     records: list[Record] | None = None
     error: BaseException | None = None
+    held_days: int = 0  # days counted in the look-ahead until handed over or dropped
+    handed: bool = False
 
 
 @dataclass
 class _TaskSlots:
     task: Task
     slots: list[_Slot] = field(default_factory=list)
+    failed: BaseException | None = None  # later windows are not started
+    abandoned: bool = False  # the reader left it: what is still fetched is dropped
 
 
 class OrderError(RuntimeError):
@@ -80,8 +89,10 @@ class Prefetcher:
         workers: int,
         lookahead: int,
         max_days_ahead: int,
+        isolate: bool = True,
     ) -> None:
         self._fetch = fetch
+        self._isolate = isolate
         self._lookahead = max(lookahead, 1)
         self._max_days_ahead = max_days_ahead
         self._tasks: list[_TaskSlots] = []
@@ -89,11 +100,12 @@ class Prefetcher:
         for task in tasks:
             entry = _TaskSlots(task)
             for window in task.windows:
-                slot = _Slot(len(self._slots), window)
+                slot = _Slot(len(self._slots), window, len(self._tasks))
                 entry.slots.append(slot)
                 self._slots.append(slot)
             self._tasks.append(entry)
         self._probes: dict[str, int] = {task.project_id: _PROBE_PENDING for task in tasks}
+        self._failed_workspaces: dict[str, BaseException] = {}
         self._cv = threading.Condition()
         self._next_task = 0
         self._reader = 0  # index of the window the main thread writes or waits for
@@ -135,22 +147,27 @@ class Prefetcher:
         entry = self._tasks[self._next_task - 1]
         if entry.task is not task:
             raise OrderError(f"{task.stream}, workspace {task.project_id} is not the current task")
-        for slot in entry.slots:
-            with self._cv:
-                self._reader = slot.index
-                self._cv.notify_all()  # the look-ahead moves with the reader
-                while not slot.done and self._fatal is None:
-                    self._cv.wait(_WAIT_S)
-                if self._fatal is not None:
-                    raise self._fatal
-                records, error = slot.records, slot.error
-                slot.records = None  # handed over: memory stays bounded by the look-ahead
-                self._days_ahead -= slot.window.days
-                self._cv.notify_all()
-            if error is not None:
-                raise error
-            assert records is not None
-            yield records
+        try:
+            for slot in entry.slots:
+                with self._cv:
+                    self._reader = slot.index
+                    self._cv.notify_all()  # the look-ahead moves with the reader
+                    while not slot.done and self._fatal is None:
+                        reason = None if slot.started else self._skip_reason(slot)
+                        if reason is not None:
+                            self._skip(slot, reason)
+                            break
+                        self._cv.wait(_WAIT_S)
+                    if self._fatal is not None:
+                        raise self._fatal
+                    records, error = slot.records, slot.error
+                    self._release(slot)  # handed over: memory stays bounded by the look-ahead
+                if error is not None:
+                    raise error
+                assert records is not None
+                yield records
+        finally:
+            self._abandon(entry)
 
     def close(self) -> None:
         """Stop handing out work; workers finish their current try and exit."""
@@ -189,6 +206,10 @@ class Prefetcher:
             slot = slots[index]
             if slot.started:
                 continue
+            reason = self._skip_reason(slot)
+            if reason is not None:
+                self._skip(slot, reason)
+                continue
             probe = self._probes[slot.window.project_id]
             if probe == _PROBE_RUNNING:
                 continue
@@ -198,9 +219,45 @@ class Prefetcher:
                 self._probes[slot.window.project_id] = _PROBE_RUNNING
                 slot.probe = True
             slot.started = True
-            self._days_ahead += slot.window.days
+            slot.held_days = slot.window.days
+            self._days_ahead += slot.held_days
             return slot
         return None
+
+    def _skip_reason(self, slot: _Slot) -> BaseException | None:
+        """Why a window is not to be fetched: its pair or workspace failed (lock held)."""
+        entry = self._tasks[slot.task]
+        if entry.failed is not None:
+            return entry.failed
+        if entry.abandoned:
+            return OrderError("abandoned")  # never handed to anyone
+        return self._failed_workspaces.get(slot.window.project_id)
+
+    def _skip(self, slot: _Slot, reason: BaseException) -> None:
+        slot.started = slot.done = True
+        slot.error = reason
+        self._cv.notify_all()
+
+    def _release(self, slot: _Slot) -> None:
+        """The slot's records leave: handed over or dropped (lock held)."""
+        slot.records = None
+        slot.handed = True
+        self._days_ahead -= slot.held_days
+        slot.held_days = 0
+        self._cv.notify_all()
+
+    def _abandon(self, entry: _TaskSlots) -> None:
+        """The reader is done with a task, maybe early: drop what it will not read."""
+        with self._cv:
+            entry.abandoned = True
+            for slot in entry.slots:
+                if slot.handed:
+                    continue
+                if not slot.started:
+                    self._skip(slot, OrderError("abandoned"))
+                if slot.done:
+                    self._release(slot)
+                # In flight: dropped by _finish when it ends.
 
     def _probe_answered(self, slot: _Slot) -> None:
         with self._cv:
@@ -215,11 +272,25 @@ class Prefetcher:
             if slot.probe:
                 self._probes[slot.window.project_id] = _PROBE_DONE
             if error is not None:
-                if isinstance(error, FATAL):
-                    self._fatal = error
-                # Nothing after a failed window is started: the run stops there anyway.
-                self._first_failed = min(self._first_failed, slot.index)
+                self._failed(slot, error)
+            entry = self._tasks[slot.task]
+            if entry.abandoned and not slot.handed:
+                self._release(slot)
             self._cv.notify_all()
+
+    def _failed(self, slot: _Slot, error: BaseException) -> None:
+        """What a window's failure stops (lock held)."""
+        scope = error.scope if isinstance(error, IndigoError) else None
+        if scope == "run" or (not self._isolate and isinstance(error, FATAL)):
+            self._fatal = error
+        elif self._isolate and scope == "workspace":
+            self._failed_workspaces.setdefault(slot.window.project_id, error)
+        elif self._isolate and scope == "pair":
+            entry = self._tasks[slot.task]
+            entry.failed = entry.failed or error
+        else:
+            # Nothing after a failed window is started: the run stops there anyway.
+            self._first_failed = min(self._first_failed, slot.index)
 
     @property
     def threads(self) -> t.Sequence[threading.Thread]:

@@ -20,6 +20,8 @@ import typing as t
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 
+from tap_indigo_analytics.errors import IndigoError
+from tap_indigo_analytics.failures import Failures
 from tap_indigo_analytics.plan import Lane, Plan
 from tap_indigo_analytics.prefetch import FetchWindow, Prefetcher
 from tap_indigo_analytics.ratelimit import RequestBudgets
@@ -62,6 +64,8 @@ class Run:
         self._unwritten = 0  # records written since the last STATE
         self._state_interval = 0.0
         self._lock = threading.Lock()
+        #: Workspaces and pairs that did not sync while the rest went on (failures.py).
+        self.failures = Failures()
 
     @cached_property
     def settings(self) -> Settings:
@@ -80,7 +84,12 @@ class Run:
     def transport(self) -> Transport:
         """One HTTP session for the run, a pooled connection per worker."""
         settings = self.settings
-        return Transport(pool_size=settings.max_concurrency, deadline_s=settings.request_timeout)
+        return Transport(
+            pool_size=settings.max_concurrency,
+            deadline_s=settings.request_timeout,
+            base_url=settings.base_url,
+            ca_bundle=settings.ca_bundle,
+        )
 
     # --- set-up ----------------------------------------------------------------------
 
@@ -110,7 +119,25 @@ class Run:
         prefetcher = self._start()
         task = prefetcher.begin(stream, project_id)
         self.plan.check_turn(task, marker)
-        return prefetcher.records(task)
+        if self.settings.fail_fast:
+            return prefetcher.records(task)
+        return self._isolated(stream, project_id, prefetcher.records(task))
+
+    def _isolated(
+        self, stream: str, project_id: str, batches: Iterator[list[Record]]
+    ) -> Iterator[list[Record]]:
+        """The partition's windows; a failure of its pair or workspace ends it quietly
+        (collected for the end of the run) instead of stopping the run."""
+        try:
+            yield from batches
+        except IndigoError as exc:
+            if exc.scope == "run":
+                raise
+            self.failures.add(stream, project_id, exc)
+
+    def raise_failures(self) -> None:
+        """After the sync: one line per workspace or pair that did not sync, exit 1."""
+        self.failures.raise_if_any()
 
     def inline(
         self, stream: str, project_id: str, bookmark: object, *, window_days: int
@@ -179,6 +206,7 @@ class Run:
                     # stays flat with the range: a 365-day window is ~0.3 MB of rows, a daily
                     # run's one-day windows are held back by the look-ahead alone.
                     max_days_ahead=MAX_DAYS_PER_REQUEST * max(8, concurrency // 4),
+                    isolate=not self.settings.fail_fast,
                 )
                 self._last_state_at = time.monotonic()
                 self._state_interval = float(self.settings.state_interval_seconds)

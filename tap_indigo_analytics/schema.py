@@ -162,6 +162,27 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Attempts per request on 5xx, timeouts and broken responses.",
     ),
     th.Property(
+        "fail_fast",
+        th.BooleanType,
+        default=False,
+        title="Fail fast",
+        description=(
+            "Stop the whole run at the first failure. By default a revoked token stops only "
+            "its workspace and any other failure only its (stream, workspace) pair: the rest "
+            "syncs, then the run ends with one ERROR line per failure and exit status 1."
+        ),
+    ),
+    th.Property(
+        "ca_bundle",
+        th.StringType,
+        title="CA bundle",
+        description=(
+            "Path to a PEM file of CA certificates to trust instead of the default ones (a "
+            "private or TLS-inspecting CA). Default: REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or "
+            "SSL_CERT_FILE when set, else the certifi bundle."
+        ),
+    ),
+    th.Property(
         "backoff_seconds",
         th.IntegerType(minimum=0),
         default=2,

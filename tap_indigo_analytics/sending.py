@@ -24,7 +24,7 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_indigo_analytics.envelope import Page, parse_page
 from tap_indigo_analytics.errors import (
-    ClientRequestError,
+    HostError,
     IndigoError,
     RateLimitedError,
     describe_request,
@@ -32,7 +32,7 @@ from tap_indigo_analytics.errors import (
 )
 from tap_indigo_analytics.pagination import CursorPaginator
 from tap_indigo_analytics.redact import redact
-from tap_indigo_analytics.transport import MAX_BODY_BYTES, BodyTooLargeError
+from tap_indigo_analytics.transport import MAX_BODY_BYTES, BodyTooLargeError, describe_proxy
 from tap_indigo_analytics.windows import Record, Window, read_window
 
 if t.TYPE_CHECKING:
@@ -72,13 +72,32 @@ TRANSIENT = (
 
 
 def is_connect_failure(exc: BaseException) -> bool:
-    """Nothing answered at all: refused, unknown host, or the connect timed out."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    """Nothing answered at all: refused, unknown host, the connect timed out, or the
+    proxy could not be reached or could not reach the host."""
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError)):
         return True
     if not isinstance(exc, requests.exceptions.ConnectionError) or not exc.args:
         return False
     reason = getattr(exc.args[0], "reason", exc.args[0])
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port``, an IPv6 host in brackets."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _proxy_why(exc: BaseException) -> str:
+    """What the proxy said, briefly (``Tunnel connection failed: 502 Bad Gateway``)."""
+    text = redact(exc)
+    for marker in ("Tunnel connection failed:", "Connection refused", "timed out"):
+        if marker in text:
+            tail = text.split(marker, 1)[1].split("'", 1)[0].split('"', 1)[0].strip(" )")
+            return f"{marker} {tail}".strip() if marker.endswith(":") else marker.lower()
+    return type(exc).__name__
 
 
 def _why(exc: BaseException) -> str:
@@ -145,8 +164,12 @@ class PageFetcher:
                 f"{window}: still rate limited after {MAX_RATE_LIMIT_WAITS} waits ({exc})"
             ) from None
         except TRANSIENT as exc:
+            if isinstance(exc, requests.exceptions.ProxyError):
+                raise HostError(
+                    f"{window}: {self._describe(exc)} ({CONNECT_MAX_TRIES} tries)"
+                ) from None
             if is_connect_failure(exc):
-                raise IndigoError(
+                raise HostError(
                     f"{window}: {self._describe(exc)} after {CONNECT_MAX_TRIES} tries — is "
                     "`base_url` right and the network up?"
                 ) from None
@@ -180,13 +203,43 @@ class PageFetcher:
                     f"{self._stream}, workspace {project_id}: the answer is too large "
                     f"({exc}; at most {MAX_BODY_BYTES:,} bytes are accepted) — not an Indigo page"
                 ) from None
-            if not response.is_redirect:
-                return self._checked(response, project_id)
-            prepared = self._redirected(prepared, response)
-        raise ClientRequestError(
+            except (requests.exceptions.SSLError, requests.exceptions.InvalidSchema) as exc:
+                raise self._host_error(exc) from None
+            try:
+                if not response.is_redirect:
+                    return self._checked(response, project_id)
+                prepared = self._redirected(prepared, response)
+            finally:
+                response.close()  # parsed: its body and large-answer slot go
+        raise HostError(
             f"{self._stream}: Indigo redirected {describe_request(response)} more than "
             f"{MAX_REDIRECTS} times (a redirect loop); check `base_url`"
         )
+
+    def _host_error(self, exc: BaseException) -> Exception:
+        """A TLS failure that retrying cannot mend, or a proxy we cannot speak: one line.
+
+        Anything else (a TLS connection dropped midway) is returned as is, to be retried.
+        """
+        where = _origin(self._settings.base_url)
+        text = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            detail = text.split("certificate verify failed:", 1)[-1].split("(_ssl", 1)[0]
+            detail = detail.strip(" '\")") if "certificate verify failed:" in text else ""
+            return HostError(
+                f"{where}: the server's TLS certificate is not trusted"
+                f"{f' ({detail})' if detail else ''} — if your network uses a private or "
+                "TLS-inspecting CA, give its certificate as the `ca_bundle` setting (or "
+                "REQUESTS_CA_BUNDLE / SSL_CERT_FILE)"
+            )
+        if "SOCKS" in text:
+            proxy = self._run.transport.proxy or "a SOCKS proxy"
+            return HostError(
+                f"the proxy {describe_proxy(proxy)} (from ALL_PROXY / HTTPS_PROXY) needs SOCKS "
+                "support, which is not installed: pip install 'requests[socks]', or set "
+                f"NO_PROXY={urlsplit(self._settings.base_url).hostname} to go direct"
+            )
+        return t.cast("Exception", exc)
 
     def _redirected(
         self, prepared: requests.PreparedRequest, response: requests.Response
@@ -196,7 +249,7 @@ class PageFetcher:
         base, final = urlsplit(self._settings.base_url), urlsplit(target)
         if (final.scheme, final.hostname, final.port) != (base.scheme, base.hostname, base.port):
             port = f":{final.port}" if final.port else ""
-            raise ClientRequestError(
+            raise HostError(
                 f"{self._stream}: Indigo redirected {describe_request(response)} to another "
                 f"origin ({final.scheme}://{final.hostname}{port}), which was not sent the "
                 "token; check `base_url`"
@@ -211,7 +264,7 @@ class PageFetcher:
         if error is not None:
             raise error
         if response.status_code >= HTTPStatus.MULTIPLE_CHOICES:
-            raise ClientRequestError(
+            raise IndigoError(
                 f"{self._stream}: unexpected HTTP {response.status_code} "
                 f"on {describe_request(response)}"
             )
@@ -292,10 +345,15 @@ class PageFetcher:
         """A short, token-free description of a request failure."""
         if exc is None:
             return "unknown error"
-        if is_connect_failure(exc):
-            parts = urlsplit(self._settings.base_url)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            return f"could not connect to {parts.scheme}://{parts.hostname}:{port} ({_why(exc)})"
+        if is_connect_failure(exc) and not isinstance(exc, requests.exceptions.ProxyError):
+            return f"could not connect to {_origin(self._settings.base_url)} ({_why(exc)})"
+        if isinstance(exc, requests.exceptions.ProxyError):
+            proxy = self._run.transport.proxy or "the proxy"
+            return (
+                f"the proxy {describe_proxy(proxy)} could not reach "
+                f"{_origin(self._settings.base_url)} ({_proxy_why(exc)}); check the proxy, "
+                "or list the host in NO_PROXY to go direct"
+            )
         if isinstance(exc, requests.exceptions.Timeout):
             return f"the request timed out ({redact(exc)})"
         if isinstance(exc, requests.exceptions.ConnectionError):

@@ -14,6 +14,7 @@ import hashlib
 import ipaddress
 import json
 import math
+import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -115,6 +116,10 @@ class Settings:
     state_interval_seconds: int
     max_tries: int
     backoff_seconds: int
+    #: Stop the run at the first failure (else failures stop only their workspace/pair).
+    fail_fast: bool = False
+    #: A PEM file of CAs to trust (the ``ca_bundle`` setting), or None: see transport.py.
+    ca_bundle: str | None = None
 
     @classmethod
     def parse(cls, config: Mapping[str, Any], *, today: dt.date) -> Settings:
@@ -132,6 +137,8 @@ class Settings:
         start = check("start_date", _date, config.get("start_date"))
         end = check("end_date", _date, config.get("end_date"))
         base_url = check("base_url", _base_url, config.get("base_url", DEFAULT_BASE_URL))
+        fail_fast = check("fail_fast", _boolean, config.get("fail_fast", False))
+        ca_bundle = check("ca_bundle", _ca_bundle, config.get("ca_bundle"))
         # Every numeric setting is a whole number: Meltano passes `decimal` settings from
         # environment variables badly, and the SDK's `--config ENV` leaves numbers as strings.
         # Defaults and bounds come from CONFIG_SCHEMA, so they are written down once.
@@ -160,6 +167,8 @@ class Settings:
             end_date=end,
             base_url=base_url,
             shard=shard,
+            fail_fast=bool(fail_fast),
+            ca_bundle=ca_bundle,
             **ints,
         )
 
@@ -284,6 +293,33 @@ def _project_id(value: object, where: str) -> str:
             f"{value!r} must be a plain id (no '/', '?', '#', '%' or whitespace)", key
         )
     return value
+
+
+def _boolean(value: object) -> bool:
+    # Meltano and `--config ENV` may pass booleans as text.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0"}:
+        return value.strip().lower() in {"true", "1"}
+    raise _ValueProblemError(f"must be true or false (got {_shown(value)})")
+
+
+def _ca_bundle(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _ValueProblemError(f"must be a file path (got {_shown(value)})")
+    path = os.path.expanduser(value)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError as exc:
+        raise _ValueProblemError(f"{value!r} cannot be read ({exc.strerror or exc})") from None
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        raise _ValueProblemError(
+            f"{value!r} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        )
+    return path
 
 
 def _date(value: object) -> dt.date | None:

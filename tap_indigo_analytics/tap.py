@@ -226,6 +226,7 @@ class TapIndigoAnalytics(Tap):
             signal.signal(signum, tap.on_signal)
         try:
             tap.sync_all()
+            tap.run.raise_failures()  # workspaces/pairs that failed while the rest synced
         finally:
             tap.run.close()
 

@@ -234,6 +234,24 @@ def test_read_with_a_bad_pat_is_a_config_error_trace(emulator: Emulator) -> None
         "read", config, catalog=configured_catalog(dict.fromkeys(streams, "incremental"))
     )
     assert run.returncode == 1
+    (error,) = run.errors()  # one for the workspace, not one per stream
+    assert error["failure_type"] == "config_error"
+    assert "401 unauthenticated" in error["message"]
+    assert "workspace ws-alpha: not synced" in error["message"]
+    for stream in streams:
+        assert run.statuses(stream) == ["STARTED", "INCOMPLETE"], stream
+    assert not run.of("RECORD")
+    assert len(emulator.requests()) == 1  # no retries on 401, no other stream asked
+
+
+def test_read_with_a_bad_pat_under_fail_fast_stops_at_once(emulator: Emulator) -> None:
+    config = workspace_config(emulator, "ws-alpha", fail_fast=True)
+    config["workspaces"][0]["pat"] = "pat-notTheRightToken99"
+    streams = ("daily_chats", "daily_csat", "daily_messages")
+    run = run_source(
+        "read", config, catalog=configured_catalog(dict.fromkeys(streams, "incremental"))
+    )
+    assert run.returncode == 1
     (error,) = run.errors()
     assert error["failure_type"] == "config_error"
     assert "401 unauthenticated" in error["message"]
@@ -251,7 +269,7 @@ def test_a_failure_after_a_finished_stream_ends_every_configured_stream(
 ) -> None:
     # One request per stream; the second one answers a proxy's 502 page and no retry is left.
     emulator.faults.html_502_on = frozenset({2})
-    config = workspace_config(emulator, "ws-alpha", max_tries=1, max_concurrency=1)
+    config = workspace_config(emulator, "ws-alpha", max_tries=1, max_concurrency=1, fail_fast=True)
     streams = ("daily_chats", "daily_csat", "daily_messages")
     run = run_source(
         "read", config, catalog=configured_catalog(dict.fromkeys(streams, "incremental"))

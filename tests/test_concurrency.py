@@ -108,12 +108,17 @@ def test_sequential_mode_keeps_one_request_in_flight() -> None:
     assert min(gaps) >= latency - 0.01
 
 
-def test_a_bad_token_mid_run_stops_everything_at_once() -> None:
+def test_a_bad_token_mid_run_stops_everything_at_once_under_fail_fast() -> None:
     """401 on the second of three workspaces: one line, exit 1, few requests, no hang."""
     with Emulator(THREE) as emulator:
         emulator.faults.latency_s = 0.05
         config = config_for(
-            emulator, THREE, start_date=days_back(999), page_size=30, max_concurrency=16
+            emulator,
+            THREE,
+            start_date=days_back(999),
+            page_size=30,
+            max_concurrency=16,
+            fail_fast=True,
         )
         config["workspaces"][1]["pat"] = "pat-notTheRightToken99"
         started = time.monotonic()

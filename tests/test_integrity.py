@@ -35,9 +35,13 @@ CHATS = "daily_chats"
 
 
 def config(emulator: Emulator, days: int = 60, **overrides: Any) -> dict[str, Any]:
-    """One workspace, ``days`` days, pages of 30, retries at once."""
+    """One workspace, ``days`` days, pages of 30, retries at once; the first failure
+    stops the run (``fail_fast``), so each test reads one failure's line and requests
+    (isolating failures is tested in test_isolation.py)."""
     return workspace_config(
-        emulator, ALPHA, **{"start_date": day(days - 1), "page_size": 30, **overrides}
+        emulator,
+        ALPHA,
+        **{"start_date": day(days - 1), "page_size": 30, "fail_fast": True, **overrides},
     )
 
 

@@ -55,11 +55,19 @@ FIRST_PATH = f"/rest/analytics/{ALPHA}/ai_quality/daily"
 def small_config(emulator: Emulator, *ids: str, **overrides: Any) -> dict[str, Any]:
     """``DAYS`` days per stream in pages of 30, tight retry timings, one request at a time:
     the faults here are keyed on request numbers, which only a sequential run makes
-    deterministic (test_concurrency.py covers faults under concurrency)."""
+    deterministic (test_concurrency.py covers faults under concurrency). The first
+    failure stops the run (``fail_fast``), so each test reads one failure's line and
+    requests; isolating failures is tested in test_isolation.py."""
     return workspace_config(
         emulator,
         *(ids or (ALPHA,)),
-        **{"start_date": days_back(DAYS - 1), "page_size": 30, "max_concurrency": 1, **overrides},
+        **{
+            "start_date": days_back(DAYS - 1),
+            "page_size": 30,
+            "max_concurrency": 1,
+            "fail_fast": True,
+            **overrides,
+        },
     )
 
 
@@ -489,7 +497,7 @@ def test_an_unknown_field_is_warned_about_once_per_name(emulator: Emulator) -> N
     assert len(emulator.requests()) == 2 * BASELINE
 
 
-# --- 401 and 403 stop the whole run --------------------------------------------------------
+# --- 401 and 403 stop the whole run under fail_fast -----------------------------------------
 
 
 def test_401_stops_the_whole_run_at_once(emulator: Emulator) -> None:

@@ -4,7 +4,9 @@ The ConfiguredAirbyteCatalog becomes the tap's Singer catalog (stream and field
 selection), the Airbyte state the Singer state (``state``), and the tap's Singer
 messages - caught at its message writer - become RECORD, STATE and
 stream-status TRACE messages. Every configured stream ends with a terminal
-status: COMPLETE, or INCOMPLETE when the read fails or is stopped.
+status: COMPLETE, or INCOMPLETE when the read fails or is stopped. A workspace
+or (stream, workspace) pair that failed while the rest synced (failures.py)
+leaves its streams INCOMPLETE, after their state, and one TRACE ERROR each.
 """
 
 from __future__ import annotations
@@ -13,20 +15,23 @@ import copy
 import datetime as dt
 import threading
 import typing as t
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from singer_sdk.singerlib import Catalog, RecordMessage, SchemaMessage, StateMessage
 
 from tap_indigo_analytics.airbyte import signals
 from tap_indigo_analytics.airbyte.inprocess import CallbackWriter, build_tap
 from tap_indigo_analytics.airbyte.output import (
+    CONFIG_ERROR,
     JSON,
+    SYSTEM_ERROR,
     TRANSIENT_ERROR,
     Output,
     failure_type,
 )
 from tap_indigo_analytics.airbyte.spec import FULL_REFRESH, INCREMENTAL
 from tap_indigo_analytics.airbyte.state import singer_state
+from tap_indigo_analytics.failures import Failures, RunIncompleteError
 from tap_indigo_analytics.inputs import InputError
 
 if t.TYPE_CHECKING:
@@ -120,6 +125,8 @@ class ReadTranslator:
         #: Held while closing streams, so the watchdog and the main thread never both do.
         self._closing = threading.Lock()
         self.current: str | None = None
+        #: Streams with a partition that failed while the rest synced (the tap's run).
+        self.failed: Callable[[], frozenset[str]] = frozenset
 
     def expect(self, configured: Iterable[str], incoming: JSON) -> None:
         """The streams to sync (in catalog order) and the Singer state they start from."""
@@ -197,7 +204,7 @@ class ReadTranslator:
         if self._since_state.get(stream) or stream not in self._sent:
             self._emit_state(stream)
         self._ended.add(stream)
-        self._output.stream_status(stream, COMPLETE)
+        self._output.stream_status(stream, INCOMPLETE if stream in self.failed() else COMPLETE)
 
     def finish_all(self) -> None:
         """The read ended well: every configured stream COMPLETE (once started)."""
@@ -251,11 +258,15 @@ def read(
             catalog=singer_catalog(discovered.catalog, configured),
             state=incoming,
         )
+        translator.failed = lambda: tap.run.failures.streams
         try:
             tap.sync_all()
         finally:
             tap.run.close()
         translator.finish_all()
+        if tap.run.failures:
+            _report(output, tap.run.failures)
+            return 1
     except signals.Terminated as stop:
         stream = translator.current
         translator.close_all()
@@ -277,3 +288,14 @@ def read(
             raise
         return 1
     return 0
+
+
+def _report(output: Output, failures: Failures) -> None:
+    """One TRACE ERROR per workspace or pair that did not sync, naming it."""
+    for failure in failures:
+        output.error(
+            RunIncompleteError(failure.line()),
+            failure_type=SYSTEM_ERROR if failure.stream else CONFIG_ERROR,
+            stream=failure.stream,
+            message=failure.line(),
+        )

@@ -46,6 +46,7 @@ _EXAMPLES: dict[str, list[t.Any]] = {
     "end_date": ["2025-12-31"],
     "max_concurrency": [8, 64],
     "shard": ["1/2", "2/4"],
+    "ca_bundle": ["/etc/ssl/certs/corporate-ca.pem"],
 }
 
 

@@ -7,6 +7,7 @@ import collections
 import contextlib
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -63,11 +64,13 @@ class Emulator:
         port: int = 0,
         verbose: bool = False,
         shared_pats: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         """``workspaces`` maps project_id to its PAT value *without* the ``pat-`` prefix.
 
         A PAT opens one workspace, unless ``shared_pats``: then workspaces listed with the
         same PAT all accept it, and share its rate limit (keyed by PAT, as the API's is).
+        With ``tls`` (a server-side context) it serves https.
         """
         by_pat: dict[str, str] = {}
         scope: dict[str, set[str]] = {}
@@ -87,6 +90,7 @@ class Emulator:
         self.today_revision = 0
         self.verbose = verbose
         self._address = (host, port)
+        self._tls = tls
         self._lock = threading.Lock()
         self._number = 0
         #: Per-generation counts: cursored requests, pages hit by page-content faults.
@@ -106,6 +110,11 @@ class Emulator:
         if self._server is not None:
             raise RuntimeError("emulator already started")
         self._server = Server(self._address, self)
+        if self._tls is not None:
+            # The handshake happens in each connection's thread, at its first read.
+            self._server.socket = self._tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},  # fast stop() in tests
@@ -145,11 +154,11 @@ class Emulator:
 
     @property
     def base_url(self) -> str:
-        """``http://host:port`` of the running server."""
+        """``http(s)://host:port`` of the running server."""
         if self._server is None:
             raise RuntimeError("emulator not started")
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host!s}:{port}"
 
     # -- state for tests ---------------------------------------------------------
 
@@ -262,6 +271,7 @@ class Emulator:
         if faults.echo_token and auth_headers:
             reply = _echo(reply, ", ".join(auth_headers))
         reply.headers = (*reply.headers, ("X-Request-Number", str(number)))
+        reply.close, reply.http10 = faults.connection_close, faults.http10
         if faults.latency_s > 0:
             # The injected latency is the server's whole answer time, building the page
             # included, so a benchmark's round trip is the latency it asked for rather
@@ -288,6 +298,7 @@ class Emulator:
         if self.verbose:
             print(f"#{number} {method} {handler.path} -> {entry.status}", file=sys.stderr)
         trickled = faults.trickle_s > 0 and (not faults.trickle_on or number in faults.trickle_on)
+        handler.header_trickle_s = faults.trickle_s if trickled and faults.trickle_headers else 0.0
         handler.send_reply(reply, faults.trickle_s if trickled else 0.0)
 
     def _pat_project(self, headers: list[str]) -> str | None:
@@ -348,6 +359,9 @@ class Emulator:
         limited = self._rate_limited(faults, generation, pat_project)
         if limited is not None:
             return limited
+        pair_status = faults.pair_status.get(f"{stream}/{project_id}")
+        if pair_status is not None:
+            return error(pair_status, f"Injected {pair_status} for {stream}", "pair_status")
         if faults.redirect_same_origin and "_hop" not in params:
             return _redirect(origin, split, 1, "redirect_same_origin")
         return build_page(self, faults, numbering, ENDPOINTS[stream], project_id, params)

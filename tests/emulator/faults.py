@@ -16,7 +16,8 @@ Where a fault acts:
   checks that would be answered 200 with a page. Precedence, first wins: ``error_200``,
   ``endless_continue``, ``endless_chunked``, ``nested_json_depth``, then the page is
   built (page-content faults, field faults) and ``huge_body_bytes`` pads it;
-* ``trickle_s`` and ``echo_token`` act on whatever answer goes out.
+* ``trickle_s``, ``connection_close``, ``http10`` and ``echo_token`` act on whatever
+  answer goes out.
 
 Page-content faults are ``missing_days``, ``truncate_days``, ``empty_data``,
 ``value_overrides`` and ``endless_pagination``; ``endless_pagination`` wins over
@@ -94,6 +95,11 @@ class Faults:
     invalid_cursor_on_nth_cursored: int | None = field(
         default=None, metadata=_doc("the Nth cursored request answers 400 Invalid cursor")
     )
+    #: Past auth and the rate limit, so a 401/403 still wins; keyed ``stream/project_id``.
+    pair_status: dict[str, int] = field(
+        default_factory=dict,
+        metadata=_doc("'stream/project_id' -> status every data request of that pair answers"),
+    )
     invalid_cursor_always: bool = field(
         default=False, metadata=_doc("every cursored request answers 400 Invalid cursor")
     )
@@ -149,8 +155,21 @@ class Faults:
     trickle_s: float = field(
         default=0.0, metadata=_doc("send the body one byte every trickle_s seconds")
     )
+    trickle_headers: bool = field(
+        default=False, metadata=_doc("trickle_s also paces the headers (after the status line)")
+    )
     trickle_on: frozenset[int] = field(
         default=frozenset(), metadata=_doc("request numbers trickled (empty: every request)")
+    )
+    #: The hang faults' variants where http.client hands the socket to the response.
+    connection_close: bool = field(
+        default=False, metadata=_doc("every answer says Connection: close and the server closes")
+    )
+    http10: bool = field(
+        default=False,
+        metadata=_doc(
+            "answers in HTTP/1.0, no Content-Length: the body ends when the server closes"
+        ),
     )
     endless_continue: bool = field(
         default=False, metadata=_doc("data requests get 100 Continue every 50 ms, for ever")

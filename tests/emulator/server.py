@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -45,6 +46,10 @@ class Reply:
     length: int | None = None
     #: Interim ``100 Continue`` responses for ever instead of any answer.
     endless_continue: bool = False
+    #: ``Connection: close`` and close after the answer.
+    close: bool = False
+    #: An HTTP/1.0 answer without Content-Length, ended by closing the connection.
+    http10: bool = False
 
 
 def json_reply(status: int, payload: Any, fault: str | None = None, **kw: Any) -> Reply:
@@ -92,8 +97,9 @@ class Server(ThreadingHTTPServer):
         super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (timeout, closed session) is routine, not an error.
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        # A client that gave up (timeout, closed session, a refused certificate) is
+        # routine, not an error.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 
@@ -113,6 +119,8 @@ class Handler(BaseHTTPRequestHandler):
 
     #: When the request line was read: the injected latency counts from here.
     arrived = 0.0
+    #: Seconds between two bytes of the headers after the status line (trickle_headers).
+    header_trickle_s = 0.0
 
     @property
     def emulator(self) -> Emulator:
@@ -140,6 +148,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self.emulator._serve(self, "DELETE")
+
+    def flush_headers(self) -> None:
+        buffered: list[bytes] = getattr(self, "_headers_buffer", [])
+        if self.header_trickle_s <= 0 or not buffered:
+            super().flush_headers()
+            return
+        data = b"".join(buffered)
+        buffered.clear()
+        status, _, rest = data.partition(b"\r\n")
+        self.wfile.write(status + b"\r\n")
+        self._write(rest, self.header_trickle_s)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # the emulator prints its own line per request under --verbose
@@ -169,12 +188,17 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(_CONTINUE)
                 self.stopping.wait(CONTINUE_EVERY_S)
             return
+        if reply.http10:
+            self.protocol_version = "HTTP/1.0"  # this answer only: the handler is per connection
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
-        chunked = reply.stream is not None and reply.length is None
+        chunked = reply.stream is not None and reply.length is None and not reply.http10
+        if reply.close or reply.http10:
+            self.close_connection = True
+            self.send_header("Connection", "close")
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
-        else:
+        elif not reply.http10:
             size = reply.length if reply.stream is not None else len(reply.body)
             self.send_header("Content-Length", str(size))
         for name, value in reply.headers:
