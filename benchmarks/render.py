@@ -183,6 +183,8 @@ def render(results: dict[str, Any]) -> str:
         parts.append(text)
     if results.get("concurrency"):
         parts.append(concurrency_table(results["concurrency"]))
+    if results.get("scale"):
+        parts.append(scale_table(results["scale"]))
     if results.get("goals"):
         parts.append(
             "### Goals\n\n"
@@ -274,6 +276,61 @@ def concurrency_table(rows: Sequence[dict[str, Any]]) -> str:
             lines,
         )
     )
+
+
+SCALE_NOTE = (
+    "### Scale (issue 20)\n\nDaily runs as an agency's nightly job makes them: the input "
+    "state one day old (every bookmark yesterday; with the default lookback each request "
+    "reads {days} days), {latency:g} ms per request, each workspace its own token, no proxy "
+    "variable in the tap's environment. round trips = ⌈requests / in flight⌉ x latency; "
+    "bound = that + the start-up of an `--about` run just before each sync. CPU: user + "
+    "system seconds of the tap (both processes in the shard row), and of the benchmark "
+    "process (the emulator) meanwhile; CPU ms per request = tap CPU / requests, start-up "
+    "included. Meltano env: the tap run with {extra} extra variables as `meltano run` "
+    "exports them. shards: `shard: k/2` in two processes started at once on the 2 cores, "
+    "each with its own workspaces' state; wall = the slower, RSS = the larger, requests, "
+    "records, CPU and STATE summed. data: every (stream, workspace, day) exactly once "
+    "(across the shards; no workspace in both), one request per stream and workspace."
+)
+
+
+def scale_table(cells: Sequence[dict[str, Any]]) -> str:
+    """The scale section: one line per cell."""
+    lines = []
+    for c in cells:
+        kind = f"{c['shards']} shards" if c["shards"] > 1 else ""
+        if c["extra_environment_variables"]:
+            kind = f"Meltano env (+{c['extra_environment_variables']})"
+        runs = len(c["wall_each_s"])
+        bad = [p for problems in c["data_problems_each"] for p in problems]
+        lines.append(
+            [
+                f"{c['workspaces']:,}",
+                kind or "one process",
+                c["max_concurrency"],
+                f"{c['requests']:g} ({c['minimum_requests']})",
+                f"{c['wall_s']:.2f}" + (f" (median of {runs})" if runs > 1 else ""),
+                f"{c['round_trips_s']:.2f}",
+                f"{c['bound_s']:.2f}",
+                f"{c['wall_over_bound']:.2f}",
+                f"{c['cpu_s']:.2f} + {c['emulator_cpu_s']:.2f}",
+                f"{c['cpu_ms_per_request']:.3f}",
+                f"{c['max_rss_mib']:.1f}",
+                str(c["peak_threads"]),
+                f"{c['state_mb']:.2f} ({c['state_messages']:g})",
+                "; ".join(bad[:2]) or "ok",
+            ]
+        )
+    first = cells[0]
+    note = SCALE_NOTE.format(
+        days=first["days_per_partition"],
+        latency=first["latency_ms"],
+        extra=max(c["extra_environment_variables"] for c in cells),
+    )
+    header = ["workspaces", "run", "in flight", "requests (min)", "wall s", "round trips s"]
+    header += ["bound s", "wall/bound", "CPU s tap + emulator", "CPU ms/request"]
+    header += ["peak RSS MiB", "threads", "STATE MB (messages)", "data"]
+    return note + "\n\n" + table(header, lines)
 
 
 def markdown_document(results: dict[str, Any], body: str) -> str:
