@@ -350,6 +350,20 @@ def markdown_document(results: dict[str, Any], body: str) -> str:
     )
 
 
+def appended_run(results: dict[str, Any], body: str) -> str:
+    """A later partial run (``--only``) as a section at the end of RESULTS.md."""
+    m = results["machine"]
+    load = ", ".join(map(str, m["load_average_at_start"])) or "n/a"
+    end = ", ".join(map(str, results.get("load_average_at_end") or [])) or "n/a"
+    notes = "".join(f"{note}\n\n" for note in results.get("notes") or [])
+    return (
+        f"\n## Later run: `{results['command']}`, {m['date']}\n\n"
+        f"{results['elapsed_s'] / 60:.1f} minutes; load average at start {load}, at end "
+        f"{end}. The sections above are from the full run; a full `make bench` rewrites "
+        "this file with every section.\n\n" + notes + body
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Re-render a run's JSON as Markdown, adding notes (kept in the JSON too)."""
     parser = argparse.ArgumentParser(
@@ -358,11 +372,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("json", type=Path, help="a run's JSON (benchmarks/results/latest.json)")
     parser.add_argument("--note", action="append", default=[], help="a paragraph to add")
     parser.add_argument("--markdown", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add a partial run (--only) at the end of the Markdown file instead of replacing it",
+    )
     args = parser.parse_args(argv)
     results = json.loads(args.json.read_text())
     results["notes"] = [*(results.get("notes") or []), *args.note]
     args.json.write_text(json.dumps(results, indent=2) + "\n")
-    args.markdown.write_text(markdown_document(results, render(results)))
+    if args.append:
+        with args.markdown.open("a") as handle:
+            handle.write(appended_run(results, render(results)))
+    else:
+        args.markdown.write_text(markdown_document(results, render(results)))
     return 0
 
 
