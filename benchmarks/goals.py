@@ -12,6 +12,14 @@ STATE_200_BYTES = 2_000_000
 RSS_500_MIB = 120.0
 #: Memory flat with the range: 10 years within this share of 1 year.
 RSS_FLAT = 0.10
+#: Scale goals (issue 20): CPU per request at 1,000 workspaces and 64 in flight (plain,
+#: and under Meltano's environment), and at 5,000 workspaces the ratio at 256, peak RSS
+#: and all the STATE a run writes.
+CPU_MS_1000 = 0.65
+CPU_MS_MELTANO = 0.70
+RATIO_5000_AT_256 = 1.35
+RSS_5000_MIB = 250.0
+STATE_5000_BYTES = 20_000_000
 
 
 def _goal(goal: str, figure: str, met: bool) -> dict[str, Any]:
@@ -28,7 +36,7 @@ def measured_cells(results: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each goal, the figure it is judged on, and whether it is met."""
-    return [*_sequential_goals(results), *_concurrency_goals(results)]
+    return [*_sequential_goals(results), *_concurrency_goals(results), *_scale_goals(results)]
 
 
 def _sequential_goals(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -182,5 +190,64 @@ def _concurrency_goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         if one and ten:
             out.append(
                 _rss_flat(f"1 ws, concurrency {level}", one["max_rss_mib"], ten["max_rss_mib"])
+            )
+    return out
+
+
+def _scale_goals(results: dict[str, Any]) -> list[dict[str, Any]]:
+    cells = results.get("scale") or []
+    if not cells:
+        return []
+    bad = [
+        f"{c['cell']}: {problems[:2]}"
+        for c in cells
+        for problems in c["data_problems_each"]
+        if problems
+    ]
+    out = [
+        _goal(
+            "scale rows: one request per stream and workspace, every (stream, workspace, "
+            "day) exactly once, no workspace in two shards",
+            "; ".join(bad) or f"all {sum(len(c['wall_each_s']) for c in cells)} runs",
+            not bad,
+        )
+    ]
+    by_cell = {c["cell"]: c for c in cells}
+    for key, limit in (("scale-1000@64", CPU_MS_1000), ("meltano-1000@64", CPU_MS_MELTANO)):
+        if key in by_cell:
+            cell = by_cell[key]
+            out.append(
+                _goal(
+                    f"CPU <= {limit} ms per request, {key}",
+                    f"{cell['cpu_ms_per_request']:.3f} ms ({cell['cpu_s']:.2f} s / "
+                    f"{cell['requests']:g} requests)",
+                    cell["cpu_ms_per_request"] <= limit,
+                )
+            )
+    if "scale-5000@256" in by_cell:
+        cell = by_cell["scale-5000@256"]
+        out.append(
+            _goal(
+                f"wall <= {RATIO_5000_AT_256} x bound, 5,000 workspaces at 256",
+                f"{cell['wall_over_bound']:.3f} (wall {cell['wall_s']:.2f} s, "
+                f"bound {cell['bound_s']:.2f} s)",
+                cell["wall_over_bound"] <= RATIO_5000_AT_256,
+            )
+        )
+    for cell in cells:
+        if cell["workspaces"] >= 5000 and cell["shards"] == 1:
+            out.append(
+                _goal(
+                    f"peak RSS <= {RSS_5000_MIB:g} MiB, {cell['cell']}",
+                    f"{cell['max_rss_mib']:.1f} MiB",
+                    cell["max_rss_mib"] <= RSS_5000_MIB,
+                )
+            )
+            out.append(
+                _goal(
+                    f"STATE <= {STATE_5000_BYTES / 1e6:g} MB in all, {cell['cell']}",
+                    f"{cell['state_mb']:.2f} MB in {cell['state_messages']:g} messages",
+                    cell["state_bytes"] <= STATE_5000_BYTES,
+                )
             )
     return out

@@ -34,14 +34,14 @@ LAUNCHER = REPO / "benchmarks" / "launch.py"
 STREAMS = 6
 #: The API's largest page and longest range per request.
 MAX_DAYS = 365
-#: Benchmark workspaces (the largest row reads 500); each has its own token, hence
+#: Benchmark workspaces (the largest row reads 5,000); each has its own token, hence
 #: its own rate budget. A config takes the first N.
-WORKSPACES = {f"bench-{n}": f"benchToken{n:012d}" for n in range(1, 501)}
+WORKSPACES = {f"bench-{n}": f"benchToken{n:012d}" for n in range(1, 5001)}
 #: Markers of a message type, as written by the SDK's writer and by msgspec's; both
 #: put ``type`` first, so a marker is looked for at the start of a line only.
-_RECORD_MARKERS = (b'"type":"RECORD"', b'"type": "RECORD"')
-_STATE_MARKERS = (b'"type":"STATE"', b'"type": "STATE"')
-_HEAD = 32
+RECORD_MARKERS = (b'"type":"RECORD"', b'"type": "RECORD"')
+STATE_MARKERS = (b'"type":"STATE"', b'"type": "STATE"')
+HEAD = 32
 
 
 def tap_command(writer: str = "msgspec") -> list[str]:
@@ -278,10 +278,10 @@ def scan_output(path: Path) -> Output:
     records = states = state_bytes = 0
     with path.open("rb") as handle:
         for line in handle:
-            head = line[:_HEAD]
-            if any(marker in head for marker in _RECORD_MARKERS):
+            head = line[:HEAD]
+            if any(marker in head for marker in RECORD_MARKERS):
                 records += 1
-            elif any(marker in head for marker in _STATE_MARKERS):
+            elif any(marker in head for marker in STATE_MARKERS):
                 states += 1
                 state_bytes += len(line)
     return Output(records, states, state_bytes)

@@ -23,6 +23,17 @@ class ConcurrencyRow:
 
 
 @dataclass(frozen=True)
+class Scale:
+    """The scale section: daily runs of thousands of workspaces, input state one day old."""
+
+    workspaces: tuple[int, ...]
+    levels: tuple[int, ...]  # max_concurrency values
+    latency_ms: float
+    meltano: tuple[int, int]  # workspaces, max_concurrency: under Meltano's environment
+    shards: tuple[int, int, int]  # workspaces, max_concurrency, shards run at once
+
+
+@dataclass(frozen=True)
 class Plan:
     """What to measure: full by default, tiny with ``--quick``."""
 
@@ -33,6 +44,7 @@ class Plan:
     throughput: tuple[str, int, int]  # label, days, workspaces
     concurrency: tuple[ConcurrencyRow, ...]
     levels: tuple[int, ...]  # max_concurrency values, side by side
+    scale: Scale
 
 
 def _daily(workspaces: int, latency_ms: float) -> ConcurrencyRow:
@@ -62,6 +74,7 @@ FULL = Plan(
         ConcurrencyRow("10y-1", "10 y x 1 ws", 10 * 365, 1, 50),
     ),
     levels=LEVELS,
+    scale=Scale((1000, 2000, 5000), (64, 256), 200, meltano=(1000, 64), shards=(5000, 256, 2)),
 )
 QUICK = Plan(
     ranges=(("30 d", 30), ("1 y", 365)),
@@ -71,4 +84,5 @@ QUICK = Plan(
     throughput=("1 y", 365, 1),
     concurrency=(_daily(10, 10),),
     levels=LEVELS,
+    scale=Scale((20,), (4, 16), 10, meltano=(20, 4), shards=(20, 16, 2)),
 )

@@ -183,6 +183,8 @@ def render(results: dict[str, Any]) -> str:
         parts.append(text)
     if results.get("concurrency"):
         parts.append(concurrency_table(results["concurrency"]))
+    if results.get("scale"):
+        parts.append(scale_table(results["scale"]))
     if results.get("goals"):
         parts.append(
             "### Goals\n\n"
@@ -276,6 +278,61 @@ def concurrency_table(rows: Sequence[dict[str, Any]]) -> str:
     )
 
 
+SCALE_NOTE = (
+    "### Scale (issue 20)\n\nDaily runs as an agency's nightly job makes them: the input "
+    "state one day old (every bookmark yesterday; with the default lookback each request "
+    "reads {days} days), {latency:g} ms per request, each workspace its own token, no proxy "
+    "variable in the tap's environment. round trips = ⌈requests / in flight⌉ x latency; "
+    "bound = that + the start-up of an `--about` run just before each sync. CPU: user + "
+    "system seconds of the tap (both processes in the shard row), and of the benchmark "
+    "process (the emulator) meanwhile; CPU ms per request = tap CPU / requests, start-up "
+    "included. Meltano env: the tap run with {extra} extra variables as `meltano run` "
+    "exports them. shards: `shard: k/2` in two processes started at once on the 2 cores, "
+    "each with its own workspaces' state; wall = the slower, RSS = the larger, requests, "
+    "records, CPU and STATE summed. data: every (stream, workspace, day) exactly once "
+    "(across the shards; no workspace in both), one request per stream and workspace."
+)
+
+
+def scale_table(cells: Sequence[dict[str, Any]]) -> str:
+    """The scale section: one line per cell."""
+    lines = []
+    for c in cells:
+        kind = f"{c['shards']} shards" if c["shards"] > 1 else ""
+        if c["extra_environment_variables"]:
+            kind = f"Meltano env (+{c['extra_environment_variables']})"
+        runs = len(c["wall_each_s"])
+        bad = [p for problems in c["data_problems_each"] for p in problems]
+        lines.append(
+            [
+                f"{c['workspaces']:,}",
+                kind or "one process",
+                c["max_concurrency"],
+                f"{c['requests']:g} ({c['minimum_requests']})",
+                f"{c['wall_s']:.2f}" + (f" (median of {runs})" if runs > 1 else ""),
+                f"{c['round_trips_s']:.2f}",
+                f"{c['bound_s']:.2f}",
+                f"{c['wall_over_bound']:.2f}",
+                f"{c['cpu_s']:.2f} + {c['emulator_cpu_s']:.2f}",
+                f"{c['cpu_ms_per_request']:.3f}",
+                f"{c['max_rss_mib']:.1f}",
+                str(c["peak_threads"]),
+                f"{c['state_mb']:.2f} ({c['state_messages']:g})",
+                "; ".join(bad[:2]) or "ok",
+            ]
+        )
+    first = cells[0]
+    note = SCALE_NOTE.format(
+        days=first["days_per_partition"],
+        latency=first["latency_ms"],
+        extra=max(c["extra_environment_variables"] for c in cells),
+    )
+    header = ["workspaces", "run", "in flight", "requests (min)", "wall s", "round trips s"]
+    header += ["bound s", "wall/bound", "CPU s tap + emulator", "CPU ms/request"]
+    header += ["peak RSS MiB", "threads", "STATE MB (messages)", "data"]
+    return note + "\n\n" + table(header, lines)
+
+
 def markdown_document(results: dict[str, Any], body: str) -> str:
     """RESULTS.md: the machine, the command, notes on the conditions, the tables."""
     m = results["machine"]
@@ -293,6 +350,20 @@ def markdown_document(results: dict[str, Any], body: str) -> str:
     )
 
 
+def appended_run(results: dict[str, Any], body: str) -> str:
+    """A later partial run (``--only``) as a section at the end of RESULTS.md."""
+    m = results["machine"]
+    load = ", ".join(map(str, m["load_average_at_start"])) or "n/a"
+    end = ", ".join(map(str, results.get("load_average_at_end") or [])) or "n/a"
+    notes = "".join(f"{note}\n\n" for note in results.get("notes") or [])
+    return (
+        f"\n## Later run: `{results['command']}`, {m['date']}\n\n"
+        f"{results['elapsed_s'] / 60:.1f} minutes; load average at start {load}, at end "
+        f"{end}. The sections above are from the full run; a full `make bench` rewrites "
+        "this file with every section.\n\n" + notes + body
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Re-render a run's JSON as Markdown, adding notes (kept in the JSON too)."""
     parser = argparse.ArgumentParser(
@@ -301,11 +372,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("json", type=Path, help="a run's JSON (benchmarks/results/latest.json)")
     parser.add_argument("--note", action="append", default=[], help="a paragraph to add")
     parser.add_argument("--markdown", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add a partial run (--only) at the end of the Markdown file instead of replacing it",
+    )
     args = parser.parse_args(argv)
     results = json.loads(args.json.read_text())
     results["notes"] = [*(results.get("notes") or []), *args.note]
     args.json.write_text(json.dumps(results, indent=2) + "\n")
-    args.markdown.write_text(markdown_document(results, render(results)))
+    if args.append:
+        with args.markdown.open("a") as handle:
+            handle.write(appended_run(results, render(results)))
+    else:
+        args.markdown.write_text(markdown_document(results, render(results)))
     return 0
 
 

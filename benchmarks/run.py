@@ -5,6 +5,7 @@
     python -m benchmarks.run --repeats 5 --latency-ms 80
     python -m benchmarks.run --only ranges,budget
     python -m benchmarks.run --only concurrency --skip daily-500@1
+    python -m benchmarks.run --only scale --skip scale-5000@64
 
 A local emulator (``tests/emulator/``) answers every request after an injected
 latency; the tap runs as a real subprocess. Sections:
@@ -28,11 +29,15 @@ throughput   zero latency, 10 years x 5 workspaces: records per second of the SD
 concurrency  daily runs of 10-500 workspaces at 200 ms, 1 year x 50 workspaces at
              200 ms, 3 years x 1 and x 5, 1 and 10 years x 1 at 50 ms, each at
              max_concurrency 1, the default and 64 (``benchmarks/concurrency.py``).
+scale        daily runs with the input state one day old, 1,000-5,000 workspaces at 200
+             ms and 64 / 256 in flight, one under Meltano's environment (~150 variables)
+             and one split into 2 shards run at once; CPU ms per request, STATE MB, every
+             record checked (``benchmarks/scale.py``; about 10 minutes).
 
 The sequential sections report the median of ``--repeats`` runs (default 5); the
-concurrency cells of ``--concurrency-repeats`` (default 3), or one run where the
-bound passes 30 s. ``--skip`` leaves out sections, concurrency rows (``daily-500``)
-or single cells (``daily-500@1``).
+concurrency and scale cells of ``--concurrency-repeats`` (default 3), or one run where
+the bound passes 30 s. ``--skip`` leaves out sections, concurrency rows (``daily-500``)
+or single cells (``daily-500@1``, ``scale-5000@64``, ``meltano-1000@64``, ``shards2-5000@256``).
 
 Output: tables on stdout, ``benchmarks/results/latest.json`` (gitignored) and, for a
 full run, ``benchmarks/RESULTS.md`` (committed, quoted by the README). These are
@@ -57,6 +62,7 @@ from benchmarks.goals import goals
 from benchmarks.harness import WORKSPACES, machine
 from benchmarks.plan import FULL, QUICK
 from benchmarks.render import markdown_document, render
+from benchmarks.scale import cell_keys, scale
 from benchmarks.session import Session, progress
 from tests.emulator import Emulator
 
@@ -69,6 +75,7 @@ SECTIONS: dict[str, Callable[[Session], Any]] = {
     "budget": sections.budget,
     "throughput": sections.throughput,
     "concurrency": concurrency,
+    "scale": scale,
 }
 
 
@@ -106,7 +113,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated sections, concurrency rows (daily-500) or cells (daily-500@1)",
+        help="comma-separated sections, concurrency rows (daily-500) or cells (daily-500@1, "
+        "scale-5000@64)",
     )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="JSON output path")
     parser.add_argument(
@@ -128,11 +136,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown section(s) {sorted(unknown)}; choose from {list(SECTIONS)}")
     plan = QUICK if args.quick else FULL
-    known = set(SECTIONS) | {
-        name
-        for row in plan.concurrency
-        for name in (row.key, *(f"{row.key}@{n}" for n in plan.levels))
-    }
+    known = (
+        set(SECTIONS)
+        | {
+            name
+            for row in plan.concurrency
+            for name in (row.key, *(f"{row.key}@{n}" for n in plan.levels))
+        }
+        | set(cell_keys(plan))
+    )
     if args.skip - known:
         parser.error(f"unknown --skip name(s) {sorted(args.skip - known)}")
     if args.repeats is None:

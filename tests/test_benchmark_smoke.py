@@ -43,7 +43,7 @@ def quick(
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         cwd=REPO,
         check=False,
     )
@@ -112,3 +112,29 @@ def test_quick_benchmark_concurrency_cells(
         assert lowest <= cell["peak_threads"] <= min(level, minimum) + OTHER_THREADS
         assert cell["state_messages"] >= 1
         assert cell["state_bytes"] > 0
+
+
+def test_quick_benchmark_scale_cells(
+    quick: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    proc, results = quick
+    assert "Scale (issue 20)" in proc.stdout
+    cells = {cell["cell"]: cell for cell in results["scale"]}
+    assert set(cells) == {"scale-20@4", "scale-20@16", "meltano-20@4", "shards2-20@16"}
+    for cell in cells.values():
+        # Input state one day old: one request per stream and workspace, reading the
+        # bookmark day, the lookback before it and today, each exactly once.
+        assert cell["requests_each"] == [cell["minimum_requests"]] == [6 * 20]
+        assert cell["records_each"] == [cell["expected_records"]]
+        assert cell["data_problems_each"] == [[]]
+        assert cell["rate_limited_429"] == 0
+        assert cell["cpu_ms_per_request"] == pytest.approx(cell["cpu_s"] / 120 * 1000)
+        assert cell["state_bytes"] > 0
+    assert cells["meltano-20@4"]["extra_environment_variables"] == 150
+    assert cells["scale-20@4"]["extra_environment_variables"] == 0
+    # Two processes at once, each reading its own share of the workspaces.
+    shards = cells["shards2-20@16"]["processes_each"][0]
+    assert len(shards) == 2
+    assert all(p["cpu_s"] > 0 for p in shards)
+    goal = next(g for g in results["goals"] if g["goal"].startswith("scale rows"))
+    assert goal["met"], goal["figure"]
