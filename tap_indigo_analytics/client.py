@@ -199,7 +199,6 @@ class IndigoStream(RESTStream[str | None]):
     def finalize_state_progress_markers(self, state: dict[str, t.Any] | None = None) -> None:
         """At the end of a stream's sync: the SDK's final STATE, and one summary line."""
         super().finalize_state_progress_markers(state)
-        self.run.state_written()
         if state is None:
             self.logger.info("%s", self.stats.summary(self.name))
 

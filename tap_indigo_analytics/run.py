@@ -20,6 +20,9 @@ import typing as t
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 
+from singer_sdk.helpers._state import StateWriter
+from singer_sdk.singerlib import StateMessage
+
 from tap_indigo_analytics.plan import Lane, Plan
 from tap_indigo_analytics.prefetch import FetchWindow, Prefetcher
 from tap_indigo_analytics.ratelimit import RequestBudgets
@@ -27,10 +30,12 @@ from tap_indigo_analytics.schema import MAX_DAYS_PER_REQUEST
 from tap_indigo_analytics.transport import Transport
 
 if t.TYPE_CHECKING:
+    from singer_sdk.io_base import GenericSingerWriter
+
     from tap_indigo_analytics.settings import Settings
     from tap_indigo_analytics.windows import Record
 
-__all__ = ["Lane", "Run"]
+__all__ = ["CheckpointWriter", "Lane", "Run"]
 
 
 class Run:
@@ -128,8 +133,13 @@ class Run:
             self._write()
 
     def state_written(self) -> None:
-        """The SDK wrote a STATE itself (at the end of a stream): it covers every record."""
+        """A STATE went out (:class:`CheckpointWriter`): it covers every record written."""
         self._unwritten = 0
+
+    @property
+    def unwritten(self) -> int:
+        """Records written since the last STATE."""
+        return self._unwritten
 
     def _write(self) -> None:
         self._write_state()
@@ -171,3 +181,27 @@ class Run:
                 )
                 self._last_state_at = time.monotonic()
             return self._prefetcher
+
+
+class CheckpointWriter(StateWriter):
+    """The SDK's state writer, except that an unchanged state is written again when
+    records went out since the last STATE.
+
+    The SDK's writer skips a state equal to the last one; on a same-day rerun nothing
+    moves, so the run ended on records, and ``tap --state s.json | target > s.json``
+    emptied its state file. A STATE is the checkpoint of the records before it: every
+    stream, and so every successful run, ends with one after its last record.
+    """
+
+    def __init__(self, message_writer: GenericSingerWriter[t.Any, t.Any], run: Run) -> None:
+        super().__init__(message_writer)
+        self._out = message_writer
+        self._run = run
+        self._last: dict[str, t.Any] | None = None
+
+    def write_state(self, state: dict[str, t.Any]) -> None:
+        """Write ``state`` if it changed or records went out since the last STATE."""
+        if self._run.unwritten or self._last is None or state != self._last:
+            self._out.write_message(StateMessage(value=state))
+            self._last = copy.deepcopy(state)
+            self._run.state_written()

@@ -31,7 +31,7 @@ from tap_indigo_analytics.inputs import (
     load_json_object,
 )
 from tap_indigo_analytics.redact import redact_values
-from tap_indigo_analytics.run import Lane, Run
+from tap_indigo_analytics.run import CheckpointWriter, Lane, Run
 from tap_indigo_analytics.settings import (
     CONFIG_SCHEMA,
     SETTING_NAMES,
@@ -71,6 +71,15 @@ class TapIndigoAnalytics(Tap):
             lanes=self._lanes,
             write_state=lambda: self.state_writer.write_state(self.state),
         )
+
+    _checkpoints: CheckpointWriter | None = None
+
+    @property
+    def state_writer(self) -> CheckpointWriter:
+        """The SDK's state writer, also writing an unchanged state after records (run.py)."""
+        if self._checkpoints is None:
+            self._checkpoints = CheckpointWriter(self.message_writer, self.run)
+        return self._checkpoints
 
     def discover_streams(self) -> list[IndigoStream]:
         """The six daily streams; the catalog does not depend on the account."""
