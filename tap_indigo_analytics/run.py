@@ -30,6 +30,7 @@ from tap_indigo_analytics.schema import MAX_DAYS_PER_REQUEST
 from tap_indigo_analytics.transport import Transport
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import TapState
     from singer_sdk.io_base import GenericSingerWriter
 
     from tap_indigo_analytics.settings import Settings
@@ -197,9 +198,9 @@ class CheckpointWriter(StateWriter):
         super().__init__(message_writer)
         self._out = message_writer
         self._run = run
-        self._last: dict[str, t.Any] | None = None
+        self._last: TapState | None = None
 
-    def write_state(self, state: dict[str, t.Any]) -> None:
+    def write_state(self, state: TapState) -> None:
         """Write ``state`` if it changed or records went out since the last STATE."""
         if self._run.unwritten or self._last is None or state != self._last:
             self._out.write_message(StateMessage(value=state))

@@ -80,7 +80,7 @@ def test_any_mix_of_modes_syncs_every_stream(
     }
     resumed = days_back(BOOKMARK_DAYS_BACK + DEFAULT_LOOKBACK_DAYS)
     for request in emulator.requests():
-        full = modes[request.stream] == "FULL_TABLE"
+        full = modes[str(request.stream)] == "FULL_TABLE"
         expected = days_back(START_DAYS_BACK) if full else resumed
         assert request.params["from"] == expected, request.stream
     # ...and every selected stream's records of both workspaces reach the output.
