@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tap_indigo_analytics.airbyte.inprocess import CallbackWriter, build_tap
-from tests.conftest import days_back, run_tap, workspace_config
+from tests.conftest import STREAMS, days_back, run_tap, workspace_config
 from tests.emulator import Emulator
 
 
@@ -49,3 +49,18 @@ def test_an_in_process_sync_ends_with_a_state(emulator: Emulator) -> None:
     assert "RecordMessage" in kinds
     assert kinds[-1] == "StateMessage"
     assert messages[-1].value == state
+
+
+def test_test_schema_prints_the_six_schemas_and_asks_nothing(emulator: Emulator) -> None:
+    run = run_tap(workspace_config(emulator), "--test=schema")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert [m["type"] for m in run.messages] == ["SCHEMA"] * 6
+    assert {m["stream"] for m in run.messages} == set(STREAMS)
+    assert not emulator.requests()
+
+
+def test_test_all_still_makes_one_request_per_stream(emulator: Emulator) -> None:
+    run = run_tap(workspace_config(emulator, "ws-alpha", start_date=days_back(30)), "--test")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} == set(STREAMS)
+    assert len(emulator.requests()) == len(STREAMS)
