@@ -13,6 +13,7 @@ import time
 import typing as t
 from collections.abc import Iterable
 
+from singer_sdk import metrics
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
@@ -22,7 +23,12 @@ from tap_indigo_analytics.records import RecordBuilder, fields_of
 from tap_indigo_analytics.schema import MAX_DAYS_PER_REQUEST
 from tap_indigo_analytics.sending import PageFetcher
 from tap_indigo_analytics.state import IndexedStateManager
-from tap_indigo_analytics.stats import StreamStats, partition_start_to_debug
+from tap_indigo_analytics.stats import (
+    StreamCounter,
+    StreamStats,
+    StreamTimer,
+    partition_start_to_debug,
+)
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -143,6 +149,19 @@ class IndigoStream(RESTStream[str | None]):
                 check_sorted=self.check_sorted,
             )
         return t.cast("IndexedStateManager", self._state_manager)
+
+    def get_record_counter(
+        self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
+    ) -> metrics.Counter:
+        """``record_count`` of the whole stream, tagged with it alone (stats.py)."""
+        tags: dict[str, t.Any] = {metrics.Tag.STREAM: self.name}
+        if endpoint:
+            tags[metrics.Tag.ENDPOINT] = endpoint
+        return StreamCounter(metrics.Metric.RECORD_COUNT, tags, log_interval=log_interval)
+
+    def get_sync_timer(self) -> metrics.Timer:
+        """``sync_duration`` of the whole stream, tagged with it alone (stats.py)."""
+        return StreamTimer(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: self.name})
 
     # --- reading ------------------------------------------------------------------------
 
