@@ -13,7 +13,7 @@ import time
 import typing as t
 from collections.abc import Iterable
 
-from singer_sdk import metrics
+from singer_sdk import metrics as sdk_metrics
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
@@ -151,17 +151,17 @@ class IndigoStream(RESTStream[str | None]):
         return t.cast("IndexedStateManager", self._state_manager)
 
     def get_record_counter(
-        self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
-    ) -> metrics.Counter:
+        self, *, endpoint: str | None = None, log_interval: float = sdk_metrics.DEFAULT_LOG_INTERVAL
+    ) -> sdk_metrics.Counter:
         """``record_count`` of the whole stream, tagged with it alone (stats.py)."""
-        tags: dict[str, t.Any] = {metrics.Tag.STREAM: self.name}
+        tags: dict[str, t.Any] = {sdk_metrics.Tag.STREAM: self.name}
         if endpoint:
-            tags[metrics.Tag.ENDPOINT] = endpoint
-        return StreamCounter(metrics.Metric.RECORD_COUNT, tags, log_interval=log_interval)
+            tags[sdk_metrics.Tag.ENDPOINT] = endpoint
+        return StreamCounter(sdk_metrics.Metric.RECORD_COUNT, tags, log_interval=log_interval)
 
-    def get_sync_timer(self) -> metrics.Timer:
+    def get_sync_timer(self) -> sdk_metrics.Timer:
         """``sync_duration`` of the whole stream, tagged with it alone (stats.py)."""
-        return StreamTimer(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: self.name})
+        return StreamTimer(sdk_metrics.Metric.SYNC_DURATION, {sdk_metrics.Tag.STREAM: self.name})
 
     # --- reading ------------------------------------------------------------------------
 
