@@ -215,8 +215,20 @@ class IndigoStream(RESTStream[str | None]):
         finally:
             self.stats.add(seconds=time.monotonic() - started, partitions=1)
 
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """FULL_TABLE streams send ACTIVATE_VERSION, as the Singer spec says (always)."""
+        return True
+
     def finalize_state_progress_markers(self, state: dict[str, t.Any] | None = None) -> None:
-        """At the end of a stream's sync: the SDK's final STATE, and one summary line."""
+        """At the end of a stream's sync: ACTIVATE_VERSION after the last record of a
+        FULL_TABLE stream, the SDK's final STATE, and one summary line.
+
+        The SDK sends the version's ACTIVATE_VERSION before the first record only; the
+        spec wants it after the last one too, when the target may drop older versions.
+        """
+        if state is None and self.selected and self._stream_version is not None:
+            self._write_activate_version_message(self._stream_version)
         super().finalize_state_progress_markers(state)
         if state is None:
             self.logger.info("%s", self.stats.summary(self.name))

@@ -89,3 +89,24 @@ def test_any_mix_of_modes_syncs_every_stream(
         assert Counter(r["project_id"] for r in run.records(stream)) == dict.fromkeys(
             WORKSPACES, days
         ), stream
+
+
+def test_full_table_streams_activate_their_version_around_their_records(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    config = workspace_config(emulator, start_date=days_back(3))
+    modes = {"daily_chats": "FULL_TABLE", "daily_csat": "INCREMENTAL"}
+    run = run_tap(config, "--catalog", mixed_catalog(config, modes, tmp_path / "catalog.json"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    chats = [(i, m) for i, m in enumerate(run.messages) if m.get("stream") == "daily_chats"]
+    activations = [(i, m) for i, m in chats if m["type"] == "ACTIVATE_VERSION"]
+    records = [(i, m) for i, m in chats if m["type"] == "RECORD"]
+    # Before the first record and after the last, one version, which every record carries.
+    assert len(activations) == 2
+    assert activations[0][0] < records[0][0]
+    assert activations[-1][0] > records[-1][0]
+    (version,) = {m["version"] for _, m in activations}
+    assert {m["version"] for _, m in records} == {version}
+    assert not [
+        m for m in run.messages if m["type"] == "ACTIVATE_VERSION" and m["stream"] != "daily_chats"
+    ]
