@@ -42,6 +42,19 @@ $(PYAIRBYTE_VENV)/.installed: airbyte/pyairbyte-constraints.txt
 	touch $@
 pytest: $(PYAIRBYTE_VENV)/.installed
 
+# Third-party clients the tests run the tap with (tests/test_clients.py), each in its own
+# virtualenv at the versions in tests/clients/ (their pins - jsonschema 2.6 and 3.2,
+# old singer-python - clash with ours and with each other).
+CLIENT_VENVS := .venv-target-jsonl .venv-pipelinewise-target-postgres
+.venv-target-jsonl/.installed: tests/clients/target-jsonl.txt
+.venv-pipelinewise-target-postgres/.installed: tests/clients/pipelinewise-target-postgres.txt
+$(addsuffix /.installed,$(CLIENT_VENVS)):
+	$(PYTHON) -m venv $(@D)
+	$(@D)/bin/pip install --quiet --upgrade pip
+	$(@D)/bin/pip install --quiet --requirement $<
+	touch $@
+pytest: $(addsuffix /.installed,$(CLIENT_VENVS))
+
 # The exact versions the Airbyte image installs, from the tested environment.
 .PHONY: airbyte-constraints
 airbyte-constraints: $(VENV)/.installed
@@ -93,4 +106,4 @@ bench: setup
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) $(PYAIRBYTE_VENV) $(SDK_NEXT_VENV) .meltano output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MELTANO_VENV) $(PYAIRBYTE_VENV) $(SDK_NEXT_VENV) $(CLIENT_VENVS) .meltano output .pytest_cache .mypy_cache .ruff_cache

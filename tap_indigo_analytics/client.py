@@ -13,6 +13,7 @@ import time
 import typing as t
 from collections.abc import Iterable
 
+from singer_sdk import metrics as sdk_metrics
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
@@ -22,7 +23,12 @@ from tap_indigo_analytics.records import RecordBuilder, fields_of
 from tap_indigo_analytics.schema import MAX_DAYS_PER_REQUEST
 from tap_indigo_analytics.sending import PageFetcher
 from tap_indigo_analytics.state import IndexedStateManager
-from tap_indigo_analytics.stats import StreamStats, partition_start_to_debug
+from tap_indigo_analytics.stats import (
+    StreamCounter,
+    StreamStats,
+    StreamTimer,
+    partition_start_to_debug,
+)
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -144,6 +150,19 @@ class IndigoStream(RESTStream[str | None]):
             )
         return t.cast("IndexedStateManager", self._state_manager)
 
+    def get_record_counter(
+        self, *, endpoint: str | None = None, log_interval: float = sdk_metrics.DEFAULT_LOG_INTERVAL
+    ) -> sdk_metrics.Counter:
+        """``record_count`` of the whole stream, tagged with it alone (stats.py)."""
+        tags: dict[str, t.Any] = {sdk_metrics.Tag.STREAM: self.name}
+        if endpoint:
+            tags[sdk_metrics.Tag.ENDPOINT] = endpoint
+        return StreamCounter(sdk_metrics.Metric.RECORD_COUNT, tags, log_interval=log_interval)
+
+    def get_sync_timer(self) -> sdk_metrics.Timer:
+        """``sync_duration`` of the whole stream, tagged with it alone (stats.py)."""
+        return StreamTimer(sdk_metrics.Metric.SYNC_DURATION, {sdk_metrics.Tag.STREAM: self.name})
+
     # --- reading ------------------------------------------------------------------------
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
@@ -197,10 +216,21 @@ class IndigoStream(RESTStream[str | None]):
         finally:
             self.stats.add(seconds=time.monotonic() - started, partitions=1)
 
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """FULL_TABLE streams send ACTIVATE_VERSION, as the Singer spec says (always)."""
+        return True
+
     def finalize_state_progress_markers(self, state: dict[str, t.Any] | None = None) -> None:
-        """At the end of a stream's sync: the SDK's final STATE, and one summary line."""
+        """At the end of a stream's sync: ACTIVATE_VERSION after the last record of a
+        FULL_TABLE stream, the SDK's final STATE, and one summary line.
+
+        The SDK sends the version's ACTIVATE_VERSION before the first record only; the
+        spec wants it after the last one too, when the target may drop older versions.
+        """
+        if state is None and self.selected and self._stream_version is not None:
+            self._write_activate_version_message(self._stream_version)
         super().finalize_state_progress_markers(state)
-        self.run.state_written()
         if state is None:
             self.logger.info("%s", self.stats.summary(self.name))
 

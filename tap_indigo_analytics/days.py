@@ -36,6 +36,27 @@ def parse_day(value: object, *, prefix: bool = False) -> dt.date | None:
         return None
 
 
+def utc_date(value: object) -> dt.date | None:
+    """A day from ``YYYY-MM-DD`` or an ISO date-time (the SDK's ``start_date`` convention).
+
+    A date-time's UTC date is the day: ``2026-11-01T23:00:00-05:00`` is 2026-11-02; one
+    without an offset is taken as UTC.
+    """
+    day = parse_day(value)
+    if day is not None or not isinstance(value, str) or len(value) <= 10:
+        return day
+    if value[10] not in "Tt " or parse_day(value, prefix=True) is None:
+        return None
+    text = value[:-1] + "+00:00" if value[-1] in "Zz" else value  # Python 3.10 lacks "Z"
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc)
+    return moment.date()
+
+
 def date_windows(start: dt.date, end: dt.date, days: int) -> Iterator[tuple[dt.date, dt.date]]:
     """Split ``[start, end)`` into consecutive windows of at most ``days`` days."""
     step = dt.timedelta(days=days)

@@ -51,9 +51,11 @@ class RecordBuilder:
         for field in self._fields:
             value = row[field.name]
             # bool is an int subclass in Python, but never a count.
-            if (isinstance(value, int) and not isinstance(value, bool)) or (
-                isinstance(value, float) and field.json_type == "number"
-            ):
+            if isinstance(value, int) and not isinstance(value, bool):
+                if field.json_type == "number":
+                    # One number type per field: 5 goes out as 5.0, like 4.5 does.
+                    row[field.name] = value = float(value)
+            elif isinstance(value, float) and field.json_type == "number":
                 pass
             elif isinstance(value, float) and value.is_integer():
                 row[field.name] = value = int(value)  # 12.0 is the integer 12 in JSON

@@ -161,8 +161,13 @@ class Run:
             self._write()
 
     def state_written(self) -> None:
-        """The SDK wrote a STATE itself (at the end of a stream): it covers every record."""
+        """A STATE went out (state.StateOut): it covers every record written."""
         self._unwritten = 0
+
+    @property
+    def unwritten(self) -> int:
+        """Records written since the last STATE."""
+        return self._unwritten
 
     def _write(self) -> None:
         size = self._write_state()

@@ -61,7 +61,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.DateType,
         title="Start date",
         description=(
-            "First day to read (YYYY-MM-DD) when there is no bookmark. "
+            "First day to read when there is no bookmark: YYYY-MM-DD, or an ISO date-time "
+            "(2026-11-01T00:00:00Z), whose UTC date is used. "
             "Default: the last 365 days, today included."
         ),
     ),
@@ -69,7 +70,10 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "end_date",
         th.DateType,
         title="End date",
-        description="Last day to read, inclusive (YYYY-MM-DD). Default: today (UTC).",
+        description=(
+            "Last day to read, inclusive: YYYY-MM-DD, or an ISO date-time, whose UTC date "
+            "is used. Default: today (UTC)."
+        ),
     ),
     th.Property(
         "lookback_days",

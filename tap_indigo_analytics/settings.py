@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tap_indigo_analytics.auth import PATAuth
-from tap_indigo_analytics.days import parse_day
+from tap_indigo_analytics.days import utc_date
 from tap_indigo_analytics.jsontypes import json_kind
 from tap_indigo_analytics.schema import (
     CONFIG_SCHEMA,
@@ -62,12 +62,20 @@ _WHOLE_NUMBERS = (
 )
 
 
+#: What other taps call the token.
+_TOKEN_NAMES = frozenset({"token", "api_key", "apikey", "access_token", "api_token", "auth_token"})
+
+
 def unknown_key_warnings(config: Mapping[str, Any], known: Collection[str]) -> list[str]:
     """A warning per config key the tap does not know (a typo is otherwise silently ignored)."""
     warnings = []
     for key in sorted(set(config) - set(known)):
         shown = key if len(key) <= 40 else key[:37] + "..."
-        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+        close = (
+            ["pat"]
+            if key.lower() in _TOKEN_NAMES and "pat" in known
+            else difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+        )
         hint = f"; did you mean `{close[0]}`?" if close else ""
         warnings.append(f"config `{shown}` is not a setting of this tap and is ignored{hint}")
     return warnings
@@ -244,6 +252,12 @@ def _workspaces(config: Mapping[str, Any]) -> tuple[Workspace, ...]:
         where = f"workspaces[{index}]."
         if not isinstance(entry, Mapping):
             raise _ValueProblemError("must be an object {project_id, pat}", f"workspaces[{index}]")
+        if entry.get("pat") is None and (_TOKEN_NAMES & set(entry)):
+            misnamed = sorted(_TOKEN_NAMES & set(entry))[0]
+            raise _ValueProblemError(
+                f"is missing (`{misnamed}` is given: this tap calls the token `pat`)",
+                f"{where}pat",
+            )
         workspace = _workspace(entry.get("project_id"), entry.get("pat"), where, token_keys)
         if workspace.project_id in seen:
             raise _ValueProblemError(
@@ -286,6 +300,10 @@ def _project_id(value: object, where: str) -> str:
     key = f"{where}project_id"
     if value is None or (isinstance(value, str) and not value.strip()):
         raise _ValueProblemError("is missing or empty", key)
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        raise _ValueProblemError(
+            f'must be a string: put it in quotes ("{value}" rather than {value})', key
+        )
     if not isinstance(value, str):
         raise _ValueProblemError(f"must be a string (got {_shown(value)})", key)
     if _BAD_ID_CHARS.search(value) or not value.isprintable():
@@ -325,10 +343,12 @@ def _ca_bundle(value: object) -> str | None:
 def _date(value: object) -> dt.date | None:
     if value is None:
         return None
-    day = parse_day(value)
+    day = utc_date(value)
     if day is not None:
         return day
-    raise _ValueProblemError(f"{_shown(value)} is not a date in YYYY-MM-DD form")
+    raise _ValueProblemError(
+        f"{_shown(value)} is not a date (YYYY-MM-DD) or an ISO date-time (2026-11-01T00:00:00Z)"
+    )
 
 
 def _whole_number(value: object, low: int, high: int | None) -> int:

@@ -136,24 +136,38 @@ def _adopt_classic_bookmark(
 
 
 class StateOut:
-    """The tap's STATE writer: writes a state only when it differs from the last one."""
+    """The tap's STATE writer: a state that changed, or any state after new records.
 
-    def __init__(self, write: Callable[[Message], None]) -> None:
+    The SDK's writer skips a state equal to the last one; on a same-day rerun nothing
+    moves, so a run ended on records and ``tap --state s.json | target > s.json`` emptied
+    its state file. A STATE is the checkpoint of the records before it, so every stream,
+    and every successful run, ends with one after its last record.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[Message], None],
+        *,
+        unwritten: Callable[[], int] = lambda: 0,
+        written: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``unwritten`` counts records sent since the last STATE; ``written`` is told."""
         self._write = write
+        self._unwritten = unwritten
+        self._written = written
         self._last: bytes | None = None
 
     def write_state(self, state: types.TapState) -> int:
-        """Write ``state`` unless it is the one written last; its size in bytes."""
+        """Write ``state`` unless it is the last one and no record came since; its bytes."""
         try:
-            encoded = msgspec.json.encode(state)
+            encoded: bytes | None = msgspec.json.encode(state)
         except (TypeError, ValueError):  # not plain JSON (a value another tool wrote)
-            self._write(StateMessage(value=state))
-            self._last = None
-            return 0
-        if encoded != self._last:
+            encoded = None
+        if encoded is None or encoded != self._last or self._unwritten():
             self._write(StateMessage(value=state))
             self._last = encoded
-        return len(encoded)
+            self._written()
+        return len(encoded or b"")
 
 
 class IndexedStateManager(StreamStateManager):

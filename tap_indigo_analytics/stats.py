@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import typing as t
+
+from singer_sdk import metrics
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
 
 
 def partition_start_to_debug(record: logging.LogRecord) -> bool:
@@ -47,3 +53,23 @@ class StreamStats:
             f"{int(c['requests'])} requests ({int(c['retries'])} retries, "
             f"{int(c['rate_limited'])} x 429), {c['seconds']:.1f} s"
         )
+
+
+class StreamCounter(metrics.Counter):
+    """The SDK's ``record_count``, tagged with the stream alone.
+
+    The SDK's counter runs over every partition but is tagged with the one it last
+    switched to, so a stream's total read as one workspace's. A METRIC line per
+    partition would be thousands of lines at thousands of workspaces; the stream total,
+    tagged as such, is what it counts.
+    """
+
+    def with_context(self, value: Context | None) -> None:
+        """Ignored: the count spans the stream's partitions."""
+
+
+class StreamTimer(metrics.Timer):
+    """The SDK's ``sync_duration`` of a whole stream, tagged with the stream alone."""
+
+    def with_context(self, value: Context | None) -> None:
+        """Ignored: the time spans the stream's partitions."""

@@ -13,9 +13,16 @@ from singer_sdk import typing as th
 
 from tap_indigo_analytics.client import IndigoStream
 
+#: A count's ``maximum``: targets size integer columns by it (bigint, not numeric or
+#: HUGEINT). No ``minimum``: a negative count is kept with a warning (records.py), and a
+#: validating target would reject the record.
+MAX_COUNT = 2**63 - 1
+
 
 def _count(name: str, description: str) -> th.Property[int]:
-    return th.Property(name, th.IntegerType, required=True, description=description)
+    return th.Property(
+        name, th.IntegerType(maximum=MAX_COUNT), required=True, description=description
+    )
 
 
 def _score(description: str) -> th.Property[float]:

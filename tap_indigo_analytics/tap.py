@@ -80,7 +80,9 @@ class TapIndigoAnalytics(Tap):
 
     @cached_property
     def _state_out(self) -> StateOut:
-        return StateOut(self.write_message)
+        return StateOut(
+            self.write_message, unwritten=lambda: self.run.unwritten, written=self.run.state_written
+        )
 
     @property
     def state_writer(self) -> StateWriter:

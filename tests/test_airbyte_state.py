@@ -131,3 +131,31 @@ def test_a_global_state_is_refused_before_any_request(emulator: Emulator) -> Non
     for stream in READ:
         assert run.statuses(stream) == ["INCOMPLETE"]
     assert not emulator.requests()
+
+
+def test_the_flat_form_resumes_every_workspace_from_its_day(emulator: Emulator) -> None:
+    # What a user writes when editing a connection's state: the cursor field and a day.
+    config = workspace_config(emulator, start_date=days_back(200))
+    catalog = configured_catalog(dict.fromkeys(READ, "incremental"))
+    flat = {"date": days_back(BOOKMARK_DAYS_BACK)}
+    run = run_source("read", config, catalog=catalog, state=[per_stream("daily_chats", flat)])
+    assert run.returncode == 0, run.stderr[-3000:]
+    first_day = days_back(BOOKMARK_DAYS_BACK + LOOKBACK_DAYS)
+    starts = {(r.stream, r.project_id): r.params["from"] for r in emulator.requests()}
+    assert starts == {
+        **{("daily_chats", p): first_day for p in WORKSPACES},
+        **{("daily_csat", p): days_back(200) for p in WORKSPACES},
+    }
+
+
+@pytest.mark.parametrize(
+    ("stream_state", "expected"),
+    [
+        ({"cursor": "2026-12-02"}, "has none of `partitions` or `date` (it has cursor)"),
+        ({"date": "yesterday"}, "`date` 'yesterday' is not a YYYY-MM-DD date"),
+    ],
+)
+def test_a_stream_state_it_cannot_read_is_refused(stream_state: Any, expected: str) -> None:
+    with pytest.raises(InputError, match=r"^--state") as raised:
+        singer_state([per_stream("daily_chats", stream_state)], STREAMS, STREAMS)
+    assert expected in str(raised.value)

@@ -37,7 +37,7 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "non-latin-1 pat": ({"pat": "tökenSecret€€42"}, "`pat` contains characters a token cannot"),
     "project_id with a slash": ({"project_id": "ws/alpha"}, "`project_id` 'ws/alpha' must be"),
     "project_id with a query": ({"project_id": "ws?x=1"}, "`project_id` 'ws?x=1' must be"),
-    "numeric project_id": ({"project_id": 7}, "`project_id` must be a string (got 7)"),
+    "numeric project_id": ({"project_id": 7}, "`project_id` must be a string: put it in quotes"),
     "bad start_date": ({"start_date": "2026-13-01"}, "`start_date` '2026-13-01' is not a date"),
     "start_date after today": (
         {"start_date": TOMORROW},
@@ -177,3 +177,32 @@ def test_loopback_http_is_allowed_for_the_emulator(emulator: Emulator) -> None:
         single(emulator, base_url=localhost, start_date="2026-01-01", end_date="2026-01-01")
     )
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("start", "first_day"),
+    [
+        ("2026-11-01T00:00:00Z", "2026-11-01"),
+        ("2026-11-01T23:30:00-05:00", "2026-11-02"),  # its UTC date
+        ("2026-11-01T12:00:00", "2026-11-01"),
+    ],
+)
+def test_a_date_time_start_date_reads_from_its_utc_date(
+    emulator: Emulator, start: str, first_day: str
+) -> None:
+    run = run_tap(single(emulator, start_date=start, end_date="2026-11-05T00:00:00Z"), "--test")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert {r.params["from"] for r in emulator.requests()} == {first_day}
+
+
+@pytest.mark.parametrize("name", ["token", "api_key", "access_token"])
+def test_other_taps_names_for_the_token_suggest_pat(emulator: Emulator, name: str) -> None:
+    run = run_tap(single(emulator, pat=None, **{name: "pat-x"}))
+    assert run.returncode == 1
+    assert any(f"`{name}`" in w and "did you mean `pat`?" in w for w in run.stderr.splitlines())
+    entry = {"project_id": "ws-alpha", name: "pat-x"}
+    run = run_tap({"base_url": emulator.base_url, "workspaces": [entry]})
+    assert run.returncode == 1
+    assert any(
+        f"`workspaces[0].pat` is missing (`{name}` is given" in line for line in run.error_lines()
+    )

@@ -250,7 +250,8 @@ def read(
         discovered = build_tap(config)
         configured = parse_configured_catalog(configured_catalog, discovered.streams)
         incremental = [c.name for c in configured if c.sync_mode == INCREMENTAL]
-        incoming = singer_state(state, incremental, discovered.streams)
+        project_ids = [w.project_id for w in discovered.settings.workspaces]
+        incoming = singer_state(state, incremental, discovered.streams, project_ids=project_ids)
         translator.expect([c.name for c in configured], incoming)
         tap = build_tap(
             config,

@@ -10,6 +10,11 @@ Every form a platform or a client may still hand over is accepted:
   ``{stream: state}``;
 - ``{}``, ``[]`` or no file for no state.
 
+A stream state may also be Airbyte's flat form ``{"date": "2026-12-02"}`` (the cursor
+field and its value, what a user writes when editing a connection's state): every
+configured workspace resumes from that day. A stream state with none of the keys this
+source reads is refused, never taken for "no state" (a silent full re-read).
+
 A ``GLOBAL`` state belongs to sources that share one cursor across streams (CDC);
 this one never writes it, so it is refused with a message rather than half-used.
 """
@@ -17,19 +22,28 @@ this one never writes it, so it is refused with a message rather than half-used.
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from tap_indigo_analytics.airbyte.output import JSON
+from tap_indigo_analytics.days import parse_day
 from tap_indigo_analytics.inputs import InputError
+from tap_indigo_analytics.state import REPLICATION_KEY
 
 _MESSAGE_TYPES = {"STREAM", "GLOBAL", "LEGACY", "STATE"}
 
 
-def singer_state(document: t.Any, incremental: Iterable[str], known: Iterable[str]) -> JSON:
+def singer_state(
+    document: t.Any,
+    incremental: Iterable[str],
+    known: Iterable[str],
+    *,
+    project_ids: Sequence[str] = (),
+) -> JSON:
     """The Singer state for the ``incremental`` streams of ``document`` (full refresh: none).
 
     ``known`` are this source's stream names: a legacy ``{stream: state}`` dict must use
-    only those, as nothing else tells it apart from a mistaken file.
+    only those, as nothing else tells it apart from a mistaken file. ``project_ids`` are
+    the configured workspaces, which a flat ``{"date": ...}`` state applies to.
     """
     keep, names = set(incremental), sorted(known)
     bookmarks: JSON = {}
@@ -39,8 +53,40 @@ def singer_state(document: t.Any, incremental: Iterable[str], known: Iterable[st
         if not isinstance(stream_state, dict):
             raise InputError(f"--state: the state of stream {name!r} must be a JSON object")
         if name in keep:
-            bookmarks[name] = stream_state
+            bookmarks[name] = _per_workspace(name, stream_state, project_ids)
     return {"bookmarks": bookmarks}
+
+
+#: Keys of a Singer stream state this source reads (the SDK writes the others).
+_STATE_KEYS = {"partitions", "replication_key_value", REPLICATION_KEY}
+
+
+def _per_workspace(name: str, stream_state: JSON, project_ids: Sequence[str]) -> JSON:
+    """``stream_state`` in the Singer form, a flat ``{"date": day}`` per workspace."""
+    if not _STATE_KEYS & stream_state.keys():
+        found = ", ".join(sorted(map(str, stream_state))[:5])
+        raise InputError(
+            f"--state: the state of stream {name!r} has none of `partitions` or "
+            f"`{REPLICATION_KEY}` (it has {found}); fix it or reset the stream's state"
+        )
+    if "partitions" in stream_state or REPLICATION_KEY not in stream_state:
+        return stream_state
+    day = stream_state[REPLICATION_KEY]
+    if parse_day(day, prefix=True) is None:
+        shown = repr(day[:40]) if isinstance(day, str) else "not a string"
+        raise InputError(
+            f"--state: stream {name!r} `{REPLICATION_KEY}` {shown} is not a YYYY-MM-DD date"
+        )
+    return {
+        "partitions": [
+            {
+                "context": {"project_id": project_id},
+                "replication_key": REPLICATION_KEY,
+                "replication_key_value": day,
+            }
+            for project_id in project_ids
+        ]
+    }
 
 
 def _stream_states(document: t.Any, known: list[str]) -> Iterator[tuple[str, t.Any]]:
