@@ -197,11 +197,13 @@ def emulator_marts() -> Marts:
     wednesday = ex.week_start(today()) - dt.timedelta(days=19)
     starts = {"ws-alpha": today() - dt.timedelta(days=120), "ws-beta": wednesday}
     raw: dict[str, dict[ex.Key, dict[str, Any]]] = {stream: {} for stream in STREAMS}
+    loaded = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)  # all read just now
     for project_id, first in starts.items():
         for stream in STREAMS:
             for row in emulator.expected_rows(project_id, stream, first, today()):
-                raw[stream][(project_id, dt.date.fromisoformat(row["date"]))] = row
-    daily = ex.daily_kpis(raw, today())
+                key = (project_id, dt.date.fromisoformat(row["date"]))
+                raw[stream][key] = {**row, ex.EXTRACTED_AT: loaded}
+    daily = ex.daily_kpis(raw)
 
     def rows(mart: dict[ex.Key, dict[str, Any]]) -> list[dict[str, Any]]:
         return [
@@ -211,8 +213,8 @@ def emulator_marts() -> Marts:
 
     return Marts(
         daily=rows(daily),
-        weekly=rows(ex.period_kpis(daily, "week")),
-        monthly=rows(ex.period_kpis(daily, "month")),
+        weekly=rows(ex.period_kpis(daily, raw, "week")),
+        monthly=rows(ex.period_kpis(daily, raw, "month")),
         source="tests/test_report_browser.py",
     )
 
