@@ -143,7 +143,8 @@ class Warehouse:
             f'DELETE FROM {{raw}}."{stream}" WHERE project_id = ? AND "date" = ?',
             [project_id, self.day(day)],
         )
-        assert before > 0 and self.copies(stream, project_id, day) == 0
+        assert before > 0
+        assert self.copies(stream, project_id, day) == 0
 
     def set_extracted(self, stream: str, project_id: str, day: dt.date, at: dt.datetime) -> None:
         """Say the loader read that day's row at ``at`` (naive UTC)."""

@@ -200,25 +200,27 @@ def raw_rows(starts: dict[str, dt.date]) -> dict[str, dict[ex.Key, dict[str, Any
     """The emulator's rows of every stream, each workspace from its first day to today."""
     emulator = Emulator({p: f"token{p}Secret000{i}" for i, p in enumerate(starts)})
     raw: dict[str, dict[ex.Key, dict[str, Any]]] = {stream: {} for stream in STREAMS}
+    loaded = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)  # all read just now
     for project_id, first in starts.items():
         for stream in STREAMS:
             for row in emulator.expected_rows(project_id, stream, first, today()):
-                raw[stream][(project_id, dt.date.fromisoformat(row["date"]))] = row
+                key = (project_id, dt.date.fromisoformat(row["date"]))
+                raw[stream][key] = {**row, ex.EXTRACTED_AT: loaded}
     return raw
 
 
 def marts_of(raw: dict[str, dict[ex.Key, dict[str, Any]]]) -> Marts:
     """The three marts computed in plain Python (tests/dbt_expected.py), as the report
     reads them from a database."""
-    daily = ex.daily_kpis(raw, today())
+    daily = ex.daily_kpis(raw)
 
     def rows(mart: dict[ex.Key, dict[str, Any]]) -> list[dict[str, Any]]:
         return [{k: iso(v) for k, v in mart[key].items()} for key in sorted(mart)]
 
     return Marts(
         daily=rows(daily),
-        weekly=rows(ex.period_kpis(daily, "week")),
-        monthly=rows(ex.period_kpis(daily, "month")),
+        weekly=rows(ex.period_kpis(daily, raw, "week")),
+        monthly=rows(ex.period_kpis(daily, raw, "month")),
         source="tests/test_report_browser.py",
     )
 
