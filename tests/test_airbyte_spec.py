@@ -198,3 +198,26 @@ def test_the_readmes_config_example_fits_the_form(connection: dict[str, Any]) ->
     example = json.loads(match.group(1))
     jsonschema.Draft7Validator(connection).validate(example)
     assert to_tap_config(example)["project_id"] == "my-workspace-id"
+
+
+def test_the_form_hides_test_settings_and_groups_tuning_ones() -> None:
+    from tap_indigo_analytics.airbyte.spec import spec as make_spec
+
+    connection = make_spec()["spec"]["connectionSpecification"]
+    properties = connection["properties"]
+    for key in ("base_url", "rate_limit_window_seconds", "backoff_seconds"):
+        assert properties[key].get("airbyte_hidden") is True, key
+    assert properties["max_concurrency"]["group"] == "advanced"
+    assert properties["credentials"]["group"] == "connection"
+    groups = {g["id"] for g in connection["groups"]}
+    assert {p["group"] for p in properties.values() if "group" in p} <= groups
+
+
+def test_the_metadata_names_the_pypi_package() -> None:
+    import yaml
+
+    from tests.meltano_support import ROOT
+
+    metadata = yaml.safe_load((ROOT / "airbyte" / "metadata.yaml").read_text())
+    pypi = metadata["data"]["remoteRegistries"]["pypi"]
+    assert pypi == {"enabled": True, "packageName": "tap-indigo-analytics"}

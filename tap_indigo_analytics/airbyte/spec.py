@@ -35,6 +35,17 @@ _WORKSPACE_KEYS = ("pat", "project_id", "workspaces")
 ONE_WORKSPACE = "one_workspace"
 SEVERAL_WORKSPACES = "several_workspaces"
 
+#: For tests against the local emulator only: hidden from the setup form. ``base_url``
+#: would let a hosted platform's user point the source at any https host (and
+#: ``allowedHosts`` refuses all but the API anyway).
+_HIDDEN = frozenset({"base_url", "rate_limit_window_seconds", "backoff_seconds"})
+#: What a user need not set: under the form's advanced section.
+_ADVANCED = frozenset(
+    {"page_size", "requests_per_minute", "request_timeout", "max_concurrency"}
+    | {"state_interval_seconds", "max_tries"}
+)
+_GROUPS = [{"id": "connection", "title": "Connection"}, {"id": "advanced", "title": "Advanced"}]
+
 _PAT_DESCRIPTION = (
     "The workspace's Indigo personal access token, with or without the `pat-` prefix."
 )
@@ -56,8 +67,12 @@ def spec() -> JSON:
     for key, prop in _TAP_SCHEMA["properties"].items():
         if key not in _WORKSPACE_KEYS:
             properties[key] = _setting(key, prop)
-    for order, prop in enumerate(properties.values()):
+    for order, (key, prop) in enumerate(properties.items()):
         prop["order"] = order
+        if key in _HIDDEN:
+            prop["airbyte_hidden"] = True
+        else:
+            prop["group"] = "advanced" if key in _ADVANCED else "connection"
     connection = {
         "$schema": DRAFT_07,
         "title": "Indigo Analytics Spec",
@@ -65,6 +80,7 @@ def spec() -> JSON:
         "required": ["credentials"],
         "additionalProperties": True,
         "properties": properties,
+        "groups": copy.deepcopy(_GROUPS),
     }
     return {
         "type": "SPEC",
