@@ -160,10 +160,11 @@ def table_rows(conn: psycopg.Connection[Any], schema: str, table: str) -> list[d
 
 
 def as_api_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A database row in the API's shape: ISO date, numeric as float, no project_id."""
+    """A database row in the API's shape: ISO date, numeric as float, no project_id and
+    none of the loader's `_sdc_*` metadata columns (the marts order copies by them)."""
     result: dict[str, Any] = {}
     for name, value in row.items():
-        if name == "project_id":
+        if name == "project_id" or name.startswith("_sdc_"):
             continue
         if isinstance(value, dt.date):
             value = value.isoformat()
