@@ -11,21 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
-import ipaddress
-import json
-import math
-import os
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit
 
+from tap_indigo_analytics import config_values as values
 from tap_indigo_analytics.auth import PATAuth
-from tap_indigo_analytics.days import utc_date
-from tap_indigo_analytics.jsontypes import json_kind
 from tap_indigo_analytics.schema import (
     CONFIG_SCHEMA,
     DEFAULT_BASE_URL,
@@ -46,8 +38,6 @@ __all__ = [  # the schema's names are imported from here too
     "Workspace",
     "unknown_key_warnings",
 ]
-
-_BAD_ID_CHARS = re.compile(r"[/?#%\\\s]")
 
 _WHOLE_NUMBERS = (
     "lookback_days",
@@ -83,14 +73,6 @@ def unknown_key_warnings(config: Mapping[str, Any], known: Collection[str]) -> l
 
 class SettingsError(ValueError):
     """Config problems; ``str`` is one line per problem, each naming the key the user gave."""
-
-
-class _ValueProblemError(ValueError):
-    """One problem with one key: rendered ``config `key` <what is wrong>``."""
-
-    def __init__(self, what: str, key: str | None = None) -> None:
-        super().__init__(what)
-        self.key = key
 
 
 @dataclass(frozen=True)
@@ -137,21 +119,21 @@ class Settings:
         def check(key: str, parse: Any, *args: Any) -> Any:
             try:
                 return parse(*args)
-            except _ValueProblemError as exc:
+            except values.ValueProblemError as exc:
                 problems.append(f"config `{exc.key or key}` {exc}")
                 return None
 
         workspaces = check("workspaces", _workspaces, config)
-        start = check("start_date", _date, config.get("start_date"))
-        end = check("end_date", _date, config.get("end_date"))
-        base_url = check("base_url", _base_url, config.get("base_url", DEFAULT_BASE_URL))
-        fail_fast = check("fail_fast", _boolean, config.get("fail_fast", False))
-        ca_bundle = check("ca_bundle", _ca_bundle, config.get("ca_bundle"))
+        start = check("start_date", values.date, config.get("start_date"))
+        end = check("end_date", values.date, config.get("end_date"))
+        base_url = check("base_url", values.base_url, config.get("base_url", DEFAULT_BASE_URL))
+        fail_fast = check("fail_fast", values.boolean, config.get("fail_fast", False))
+        ca_bundle = check("ca_bundle", values.ca_bundle, config.get("ca_bundle"))
         # Every numeric setting is a whole number: Meltano passes `decimal` settings from
         # environment variables badly, and the SDK's `--config ENV` leaves numbers as strings.
         # Defaults and bounds come from CONFIG_SCHEMA, so they are written down once.
         ints: dict[str, Any] = {}
-        shard = check("shard", _shard, config.get("shard"))
+        shard = check("shard", values.shard, config.get("shard"))
         if workspaces is not None and shard is not None:
             workspaces = tuple(w for w in workspaces if in_shard(w.project_id, shard))
         for key in _WHOLE_NUMBERS:
@@ -159,7 +141,7 @@ class Settings:
             value = config.get(key, spec.get("default"))
             if key == "max_concurrency" and value is None:
                 value = default_concurrency(len(workspaces or ()))
-            ints[key] = check(key, _whole_number, value, spec["minimum"], spec.get("maximum"))
+            ints[key] = check(key, values.whole_number, value, spec["minimum"], spec.get("maximum"))
         if start is not None and start > today:
             # Nothing to read: an exit 0 with no records would look like a working sync.
             problems.append(f"config `start_date` {start} is after today ({today}, UTC)")
@@ -204,63 +186,53 @@ def in_shard(project_id: str, shard: tuple[int, int]) -> bool:
     return int.from_bytes(digest[:8], "big") % n == k - 1
 
 
-def _shard(value: object) -> tuple[int, int] | None:
-    if value is None or value == "":
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value) if isinstance(value, str) else None
-    if match is None:
-        raise _ValueProblemError(f'{_shown(value)} is not of the form K/N, e.g. "2/4"')
-    k, n = int(match[1]), int(match[2])
-    if not 1 <= k <= n:
-        raise _ValueProblemError(f"{_shown(value)}: K must be from 1 to N (shards count from 1)")
-    return k, n
-
-
 def _workspaces(config: Mapping[str, Any]) -> tuple[Workspace, ...]:
     entries = config.get("workspaces")
     pat, project_id = config.get("pat"), config.get("project_id")
     if entries is not None and (pat is not None or project_id is not None):
         given = " and ".join(f"`{k}`" for k in ("pat", "project_id") if config.get(k) is not None)
-        raise _ValueProblemError(
+        raise values.ValueProblemError(
             f"is set together with {given}: give one workspace as `pat` + `project_id`, "
             "or several as `workspaces`, not both",
             "workspaces",
         )
     if entries is None:
         if pat is None and project_id is None:
-            raise _ValueProblemError(
+            raise values.ValueProblemError(
                 "and `project_id` are not set: no workspace configured; set both, or "
                 "`workspaces` as a list of {project_id, pat}",
                 "pat",
             )
         if project_id is None:
-            raise _ValueProblemError(
+            raise values.ValueProblemError(
                 "is missing: no workspace configured (`pat` needs the id of its workspace)",
                 "project_id",
             )
         if pat is None:
-            raise _ValueProblemError(
+            raise values.ValueProblemError(
                 "is missing: no workspace configured (`project_id` needs its token)", "pat"
             )
         return (_workspace(project_id, pat, "", {}),)
     if not isinstance(entries, list) or not entries:
-        raise _ValueProblemError("must be a non-empty list of {project_id, pat}")
+        raise values.ValueProblemError("must be a non-empty list of {project_id, pat}")
     result: list[Workspace] = []
     seen: set[str] = set()
     token_keys: dict[PATAuth, str] = {}
     for index, entry in enumerate(entries):
         where = f"workspaces[{index}]."
         if not isinstance(entry, Mapping):
-            raise _ValueProblemError("must be an object {project_id, pat}", f"workspaces[{index}]")
+            raise values.ValueProblemError(
+                "must be an object {project_id, pat}", f"workspaces[{index}]"
+            )
         if entry.get("pat") is None and (_TOKEN_NAMES & set(entry)):
             misnamed = sorted(_TOKEN_NAMES & set(entry))[0]
-            raise _ValueProblemError(
+            raise values.ValueProblemError(
                 f"is missing (`{misnamed}` is given: this tap calls the token `pat`)",
                 f"{where}pat",
             )
         workspace = _workspace(entry.get("project_id"), entry.get("pat"), where, token_keys)
         if workspace.project_id in seen:
-            raise _ValueProblemError(
+            raise values.ValueProblemError(
                 f"{workspace.project_id!r} is listed twice", f"{where}project_id"
             )
         seen.add(workspace.project_id)
@@ -272,14 +244,14 @@ def _workspace(
     project_id: object, token: object, where: str, token_keys: dict[PATAuth, str]
 ) -> Workspace:
     """One checked workspace; ``token_keys`` numbers the distinct tokens seen so far."""
-    checked_id = _project_id(project_id, where)
+    checked_id = values.project_id(project_id, where)
     # Never quote the token, nor any part of it: not its value, not a character.
     if token is None:
-        raise _ValueProblemError("is missing", f"{where}pat")
+        raise values.ValueProblemError("is missing", f"{where}pat")
     if not isinstance(token, str):
-        raise _ValueProblemError("must be a string (the token, in quotes)", f"{where}pat")
+        raise values.ValueProblemError("must be a string (the token, in quotes)", f"{where}pat")
     if not token.isascii():
-        raise _ValueProblemError(
+        raise values.ValueProblemError(
             "contains characters a token cannot have (tokens are plain ASCII); "
             "paste it again from Indigo",
             f"{where}pat",
@@ -287,118 +259,10 @@ def _workspace(
     try:
         auth = PATAuth(token)
     except ValueError as exc:
-        raise _ValueProblemError(str(exc), f"{where}pat") from None
+        raise values.ValueProblemError(str(exc), f"{where}pat") from None
     if not auth.secret.isprintable():
-        raise _ValueProblemError(
+        raise values.ValueProblemError(
             "contains control characters; paste it again from Indigo", f"{where}pat"
         )
     token_key = token_keys.setdefault(auth, f"token-{len(token_keys) + 1}")
     return Workspace(checked_id, auth, token_key)
-
-
-def _project_id(value: object, where: str) -> str:
-    key = f"{where}project_id"
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise _ValueProblemError("is missing or empty", key)
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        raise _ValueProblemError(
-            f'must be a string: put it in quotes ("{value}" rather than {value})', key
-        )
-    if not isinstance(value, str):
-        raise _ValueProblemError(f"must be a string (got {_shown(value)})", key)
-    if _BAD_ID_CHARS.search(value) or not value.isprintable():
-        raise _ValueProblemError(
-            f"{value!r} must be a plain id (no '/', '?', '#', '%' or whitespace)", key
-        )
-    return value
-
-
-def _boolean(value: object) -> bool:
-    # Meltano and `--config ENV` may pass booleans as text.
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0"}:
-        return value.strip().lower() in {"true", "1"}
-    raise _ValueProblemError(f"must be true or false (got {_shown(value)})")
-
-
-def _ca_bundle(value: object) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _ValueProblemError(f"must be a file path (got {_shown(value)})")
-    path = os.path.expanduser(value)
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(1 << 16)
-    except OSError as exc:
-        raise _ValueProblemError(f"{value!r} cannot be read ({exc.strerror or exc})") from None
-    if b"-----BEGIN CERTIFICATE-----" not in head:
-        raise _ValueProblemError(
-            f"{value!r} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
-        )
-    return path
-
-
-def _date(value: object) -> dt.date | None:
-    if value is None:
-        return None
-    day = utc_date(value)
-    if day is not None:
-        return day
-    raise _ValueProblemError(
-        f"{_shown(value)} is not a date (YYYY-MM-DD) or an ISO date-time (2026-11-01T00:00:00Z)"
-    )
-
-
-def _whole_number(value: object, low: int, high: int | None) -> int:
-    # The SDK reads JSON config numbers as Decimal; bool is an int subclass, not a number here.
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        whole = None
-    elif isinstance(value, int):
-        whole = value  # compared as is: a huge int must not overflow a float conversion
-    elif isinstance(value, Decimal):
-        whole = int(value) if value.is_finite() and value == value.to_integral_value() else None
-    else:
-        whole = int(value) if math.isfinite(value) and value.is_integer() else None
-    if whole is None or whole < low or (high is not None and whole > high):
-        span = f"from {low} to {high}" if high is not None else f"of at least {low}"
-        raise _ValueProblemError(f"must be a whole number {span} (got {_shown(value)})")
-    return whole
-
-
-def _shown(value: object) -> str:
-    """A config value as the user wrote it: ``0.1``, ``true``, ``'abc'`` (long ones cut)."""
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, (int, float, Decimal)):
-        text = str(value)
-        return text if len(text) <= 20 else f"a number of {len(text)} characters"
-    if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:37] + "...")
-    return json_kind(value)
-
-
-def _base_url(value: object) -> str:
-    if not isinstance(value, str):
-        raise _ValueProblemError(f"{_shown(value)} is not a URL")
-    parts = urlsplit(value.strip())
-    if parts.scheme not in {"https", "http"} or not parts.hostname:
-        raise _ValueProblemError(f"{value!r} is not an http(s) URL")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise _ValueProblemError("must not carry credentials, a query or a fragment")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise _ValueProblemError(
-            f"{value!r} uses plain http; only https is allowed, except on loopback "
-            "hosts (127.0.0.0/8, ::1, localhost) for the local emulator"
-        )
-    return value.strip().rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
