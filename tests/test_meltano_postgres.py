@@ -262,9 +262,15 @@ def test_the_headline_command_into_postgres(
     assert {r.params["from"] for r in log} == {reread_from.isoformat()}
     for stream in STREAMS:
         after = table_rows(conn, schema, stream)
-        changed = [a for b, a in zip(before[stream], after, strict=True) if a != b]
+        pairs = list(zip(before[stream], after, strict=True))
+        changed = [a for b, a in pairs if as_api_row(a) != as_api_row(b)]
         assert {r["date"] for r in changed} == {today()}, stream
         assert len(changed) == len(workspaces), stream
+        # The lookback days were loaded again (new metadata); older days were not touched.
+        reloaded = {a["date"] for b, a in pairs if a != b}
+        assert reloaded == {
+            reread_from + dt.timedelta(days=n) for n in range(DEFAULT_LOOKBACK_DAYS + 1)
+        }, stream
 
     rows = sum(len(rows) for rows in before.values())
     print(
