@@ -14,9 +14,10 @@ probe's first answer, so a bad token costs one request per workspace. A failure 
 what its scope says (errors.py, failures.py): a 401/403 its workspace, anything else
 its (stream, workspace) pair, whose later windows are then never started; the reader
 gets the failure when it reaches the pair. A failure of the host stops the run at once.
-With ``isolate=False`` (``fail_fast``) a 401/403 stops the run at once too, and any
-other failure stops it when the SDK reaches the failed window, after everything before
-it was written and checkpointed.
+With ``isolate=False`` (``fail_fast``) any failure stops the run when the SDK reaches the
+failed window: nothing after it is started, and everything before it (other workspaces'
+windows already fetched included) is written and checkpointed first, whatever the
+workers' timing.
 
 Hand-written rather than a ``ThreadPoolExecutor``: the executor cannot hold a task
 back until another one's first answer, bound work by distance from the reader rather
@@ -30,11 +31,9 @@ import typing as t
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from tap_indigo_analytics.errors import AuthenticationError, IndigoError, WorkspaceAccessError
+from tap_indigo_analytics.errors import IndigoError
 from tap_indigo_analytics.windows import Record, Window
 
-#: Failures that stop the whole run at once under ``fail_fast``, wherever the writer is.
-FATAL = (AuthenticationError, WorkspaceAccessError)
 _PROBE_PENDING, _PROBE_RUNNING, _PROBE_DONE = 0, 1, 2
 _WAIT_S = 0.25  # waits wake up this often, so signals reach the main thread promptly
 
@@ -281,7 +280,7 @@ class Prefetcher:
     def _failed(self, slot: _Slot, error: BaseException) -> None:
         """What a window's failure stops (lock held)."""
         scope = error.scope if isinstance(error, IndigoError) else None
-        if scope == "run" or (not self._isolate and isinstance(error, FATAL)):
+        if scope == "run":
             self._fatal = error
         elif self._isolate and scope == "workspace":
             self._failed_workspaces.setdefault(slot.window.project_id, error)

@@ -156,6 +156,7 @@ class PageFetcher:
                 self.fetch,
                 self._builder.build,
                 page_size=self._settings.page_size,
+                today=self._settings.today,
                 new_paginator=self._new_paginator,
                 on_answer=on_answer,
             )

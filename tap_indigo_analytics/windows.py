@@ -6,6 +6,12 @@ arrives; a day missing in the middle, a last page that stops early or an empty a
 restarts the window from its start (bounded), then fails naming the missing days.
 Its rows are handed over only once the whole window is in, so nothing after a hole is
 ever written and no bookmark can pass it.
+
+One exception, for a platform whose day lags ours (a run just after midnight UTC, an
+aggregate refreshed late): when the only missing days are the last ones of the window
+and all of them are today or yesterday by the run's clock, they are not published yet.
+The days received are kept, without a restart, and the bookmark stops at the last of
+them, so the next run asks for the rest (``NOT_PUBLISHED_DAYS``).
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from tap_indigo_analytics.pagination import CursorPaginator
 
 #: How often one window may be restarted (invalid cursor, missing days).
 MAX_WINDOW_RESTARTS = 2
+#: A tail of missing days that ends the window and starts no earlier than this many days
+#: before today is "not published yet" rather than a hole.
+NOT_PUBLISHED_DAYS = 1
 #: Pages allowed beyond the ⌈days / limit⌉ a window needs, before it counts as a loop.
 PAGE_SLACK = 2
 
@@ -39,9 +48,16 @@ BuildRecord = Callable[[Record, str], Record]
 class IncompleteWindowError(IndigoError):
     """A window came back without some of its days."""
 
-    def __init__(self, missing_from: dt.date, missing_to: dt.date, why: str) -> None:
+    def __init__(
+        self,
+        missing_from: dt.date,
+        missing_to: dt.date,
+        why: str,
+        received: list[Record] | None = None,
+    ) -> None:
         self.missing_from = missing_from
         self.missing_to = missing_to  # exclusive
+        self.received = received or []  # the days before the tail, when it is one
         super().__init__(f"{why}: {describe_days(missing_from, missing_to)} missing")
 
 
@@ -78,12 +94,15 @@ def read_window(
     build: BuildRecord,
     *,
     page_size: int,
+    today: dt.date,
     new_paginator: Callable[[], CursorPaginator] = CursorPaginator,
     on_answer: Callable[[], None] | None = None,
 ) -> list[Record]:
-    """Every day of ``window`` as records, in order, or an ``IndigoError``.
+    """Every day of ``window`` as records, in order, or an ``IndigoError``; without the
+    last days when they are not published yet (see the module's doc).
 
-    ``new_paginator`` gives each try of the window a fresh paginator (the stream's hook).
+    ``today`` is the run's UTC day. ``new_paginator`` gives each try of the window a fresh
+    paginator (the stream's hook).
 
     ``on_answer`` is called after the first successful page (the fail-fast probe).
     """
@@ -92,6 +111,16 @@ def read_window(
         try:
             return _read_once(window, fetch_page, build, max_pages, new_paginator(), on_answer)
         except (InvalidCursorError, IncompleteWindowError) as exc:
+            if isinstance(exc, IncompleteWindowError) and _not_published(window, exc, today):
+                last = exc.missing_from - ONE_DAY
+                _LOGGER.warning(
+                    "%s: the API's data ends at %s (%s not published yet); kept the days "
+                    "up to it, the next run reads the rest",
+                    window,
+                    last if last >= window.start else f"{last} (nothing in this window)",
+                    describe_days(exc.missing_from, exc.missing_to),
+                )
+                return exc.received
             if attempt == MAX_WINDOW_RESTARTS:
                 if isinstance(exc, IncompleteWindowError):
                     raise IndigoError(
@@ -144,8 +173,17 @@ def _read_once(
         paginator.follow(page)
     if expected < window.end:
         why = "the answer was empty" if not records else "the last page ended early"
-        raise IncompleteWindowError(expected, window.end, why)
+        raise IncompleteWindowError(expected, window.end, why, records)
     return records
+
+
+def _not_published(window: Window, exc: IncompleteWindowError, today: dt.date) -> bool:
+    """The missing days are the window's last ones, all of them today or yesterday."""
+    return (
+        exc.missing_to == window.end
+        and bool(exc.received) == (exc.missing_from > window.start)
+        and exc.missing_from >= today - dt.timedelta(days=NOT_PUBLISHED_DAYS)
+    )
 
 
 def _out_of_line(window: Window, day: dt.date, expected: dt.date) -> t.NoReturn:

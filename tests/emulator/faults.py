@@ -12,6 +12,7 @@ Where a fault acts:
   data requests (a stream's path) past the rate limit, so the API counts the redirect
   and the redirected request alike;
 * ``zero_fill_future`` relaxes the parameter checks; ``revisions`` changes rows;
+  ``today_lag_days`` ends every page at the platform's lagging day;
 * the rest act on *data pages*: requests past auth, the rate limit and the parameter
   checks that would be answered 200 with a page. Precedence, first wins: ``error_200``,
   ``endless_continue``, ``endless_chunked``, ``nested_json_depth``, then the page is
@@ -127,6 +128,12 @@ class Faults:
     )
     empty_data: bool = field(
         default=False, metadata=_doc('every page answers "data": [] with next_cursor null')
+    )
+    #: A platform whose aggregate lags the clock: "to" may still reach the real
+    #: tomorrow, but rows stop after today - N, and that page is the last. Not a
+    #: page-content fault (page_fault_limit does not heal it), like a real lag.
+    today_lag_days: int = field(
+        default=0, metadata=_doc("the data's day is N days behind today: no rows after it")
     )
     #: Counting: see the module docstring; reset by Emulator.clear_log().
     page_fault_limit: int | None = field(

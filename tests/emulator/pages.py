@@ -148,6 +148,11 @@ def build_page(
             missing = faults.missing_days
         override_on = "value_overrides" in applied
         cursor = make_cursor(query, next_day) if next_day is not None else None
+    if faults.today_lag_days > 0 and "endless_pagination" not in applied:
+        published_end = today - timedelta(days=faults.today_lag_days - 1)  # exclusive
+        if days_end > published_end:
+            days_end, cursor = max(page_start, published_end), None
+            applied.append("today_lag_days")
     rows = []
     revision = emulator.today_revision
     for n in range((days_end - page_start).days):
