@@ -195,7 +195,7 @@ class PageFetcher:
         workspace = self._settings.workspace(project_id)
         run = self._run
         for _hop in range(MAX_REDIRECTS + 1):
-            run.budgets.acquire(workspace.token_key)
+            sent_at = run.budgets.acquire(workspace.token_key)
             self._stats.add(requests=1)
             try:
                 response = run.transport.send(workspace.auth(prepared))
@@ -210,12 +210,28 @@ class PageFetcher:
                 if not response.is_redirect:
                     return self._checked(response, project_id)
                 prepared = self._redirected(prepared, response)
+            except RateLimitedError as exc:
+                self._paused(workspace.token_key, exc, sent_at)
+                raise
             finally:
                 response.close()  # parsed: its body and large-answer slot go
         raise HostError(
             f"{self._stream}: Indigo redirected {describe_request(response)} more than "
             f"{MAX_REDIRECTS} times (a redirect loop); check `base_url`"
         )
+
+    def _paused(self, token_key: str, exc: RateLimitedError, sent_at: int) -> None:
+        """A 429 pauses every request of the token, and may lower its budget."""
+        wait = min(exc.retry_after, MAX_RATE_LIMIT_WAIT_S)
+        limit = self._run.budgets.rate_limited(token_key, wait, sent_at)
+        if limit is not None:
+            self._logger.warning(
+                "%s: Indigo allows this token fewer requests than `requests_per_minute` "
+                "says; using %d per %.0f s for it from now on",
+                self._stream,
+                limit,
+                self._run.budgets.window_seconds,
+            )
 
     def _host_error(self, exc: BaseException) -> Exception:
         """A TLS failure that retrying cannot mend, or a proxy we cannot speak: one line.
