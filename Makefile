@@ -11,7 +11,7 @@ MELTANO_VENV := .venv-meltano
 MELTANO := $(MELTANO_VENV)/bin/meltano
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo report test lint pytest check check-sdk-next bench docs clean
+.PHONY: setup demo report metrics test lint pytest check check-sdk-next bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,13 @@ demo: setup
 # The KPI marts (transform/) as output/report.html; reads DBT_DUCKDB_PATH like dbt-duckdb.
 report: $(VENV)/.installed
 	$(PY) -m scripts.report
+
+# The semantic layer on the marts in $DBT_DUCKDB_PATH (default output/indigo.duckdb, after
+# `make demo`): MetricFlow's manifest from transform/, then every KPI by ISO week and
+# workspace (meltano.yml's metricflow utility; `meltano invoke metricflow query ...` for more).
+metrics: setup
+	$(MELTANO) invoke metricflow:parse --quiet
+	$(MELTANO) invoke metricflow:weekly
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

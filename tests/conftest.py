@@ -173,6 +173,7 @@ E2E_MODULES = frozenset(
         "test_benchmark_smoke",
         "test_dbt_marts",
         "test_meltano_postgres",
+        "test_metricflow",
         "test_report_browser",
     }
 )

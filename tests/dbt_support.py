@@ -128,6 +128,10 @@ class Warehouse:
     def raw_schema(self) -> str:
         raise NotImplementedError
 
+    def comments(self, mart: str) -> tuple[str | None, dict[str, str | None]]:
+        """One mart's table comment and its column comments (dbt's persist_docs)."""
+        raise NotImplementedError
+
     def copies(self, stream: str, project_id: str, day: dt.date) -> int:
         """Raw rows of one key (more than one after an append-only load)."""
         rows = self.query(
@@ -194,6 +198,12 @@ class DuckDBWarehouse(Warehouse):
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def comments(self, mart: str) -> tuple[str | None, dict[str, str | None]]:
+        where = "WHERE schema_name = 'indigo_marts' AND table_name = ?"
+        table = self.query(f"SELECT comment FROM duckdb_tables() {where}", [mart])
+        columns = self.query(f"SELECT column_name, comment FROM duckdb_columns() {where}", [mart])
+        return table[0]["comment"], {r["column_name"]: r["comment"] for r in columns}
+
 
 @dataclass
 class PostgresWarehouse(Warehouse):
@@ -211,6 +221,16 @@ class PostgresWarehouse(Warehouse):
             return []
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def comments(self, mart: str) -> tuple[str | None, dict[str, str | None]]:
+        relation = sql.Identifier(f"{self.schema}_marts", mart).as_string(self.conn)
+        table = self.query("SELECT obj_description(?::regclass, 'pg_class') AS c", [relation])
+        columns = self.query(
+            "SELECT attname, col_description(attrelid, attnum) AS c FROM pg_attribute "
+            "WHERE attrelid = ?::regclass AND attnum > 0 AND NOT attisdropped",
+            [relation],
+        )
+        return table[0]["c"], {r["attname"]: r["c"] for r in columns}
 
 
 @contextmanager

@@ -23,12 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from scripts.report import build, read_duckdb
 from tests import dbt_expected as ex
 from tests.conftest import WORKSPACES, today
 from tests.dbt_support import (
+    MARTS,
     PLUGIN_VENVS,
+    ROOT,
     DuckDBWarehouse,
     Warehouse,
     check_against_oracle,
@@ -142,7 +145,20 @@ def check_marts(wh: Warehouse, outcome: dict[str, Any]) -> dict[str, int]:
         week = weekly[(project_id, ex.week_start(lost_day))]
         assert week["is_complete_period"] is False, (stream, lost_day)
         assert week["days_in_period"] <= 6, (stream, lost_day)
+    check_comments(wh)
     return {mart: len(rows) for mart, rows in actual.items()}
+
+
+def check_comments(wh: Warehouse) -> None:
+    """persist_docs: each mart and every column carries its description from the yml, as
+    the warehouse's own comments (what BI tools show)."""
+    spec = yaml.safe_load((ROOT / "transform/models/marts/_indigo__marts.yml").read_text())
+    documented = {model["name"]: model for model in spec["models"]}
+    for mart in MARTS:
+        table, columns = wh.comments(mart)
+        assert table == documented[mart]["description"], mart
+        want = {c["name"]: c["description"] for c in documented[mart]["columns"]}
+        assert columns == want, mart
 
 
 # -- DuckDB ---------------------------------------------------------------------------
