@@ -44,10 +44,12 @@ pytest: $(PYAIRBYTE_VENV)/.installed
 
 # Third-party clients the tests run the tap with (tests/test_clients.py), each in its own
 # virtualenv at the versions in tests/clients/ (their pins - jsonschema 2.6 and 3.2,
-# old singer-python - clash with ours and with each other).
-CLIENT_VENVS := .venv-target-jsonl .venv-pipelinewise-target-postgres
+# old singer-python - clash with ours and with each other), and airbyte-cdk, whose
+# standard connector tests run the Airbyte face (tests/test_airbyte_cdk.py).
+CLIENT_VENVS := .venv-target-jsonl .venv-pipelinewise-target-postgres .venv-airbyte-cdk
 .venv-target-jsonl/.installed: tests/clients/target-jsonl.txt
 .venv-pipelinewise-target-postgres/.installed: tests/clients/pipelinewise-target-postgres.txt
+.venv-airbyte-cdk/.installed: tests/clients/airbyte-cdk.txt
 $(addsuffix /.installed,$(CLIENT_VENVS)):
 	$(PYTHON) -m venv $(@D)
 	$(@D)/bin/pip install --quiet --upgrade pip

@@ -8,6 +8,12 @@ the SDK and the fetch path both read one consistent state. With several workspac
 cannot be matched to one of them, and is refused rather than silently dropped (which
 would mean a full resync) or carried forward.
 
+Airbyte's flat form, the replication key and a day (``{"daily_chats": {"date":
+"2026-12-02"}}``, what a user writes by hand), resumes every configured workspace from
+that day; ``date`` inside a partition is that workspace's bookmark. A stream state
+with no bookmark in any of these forms, only other keys, is refused: taking it for no
+state would re-read from ``start_date`` without a word.
+
 A state of the wrong shape, or a bookmark that is not a day, is a :class:`StateError`
 with one line naming the stream and what is wrong.
 
@@ -41,6 +47,17 @@ if t.TYPE_CHECKING:
 
 #: The replication key of every stream.
 REPLICATION_KEY = "date"
+#: Where a stream state can hold a bookmark (``date``: Airbyte's flat form).
+_BOOKMARK_KEYS = frozenset({"partitions", "replication_key_value", REPLICATION_KEY})
+#: What the SDK keeps beside a bookmark: a stream state of only these holds none.
+_SDK_KEYS = frozenset(
+    {
+        "replication_key",
+        "progress_markers",
+        "starting_replication_value",
+        "replication_key_signpost",
+    }
+)
 
 
 class StateError(InputError):
@@ -74,6 +91,7 @@ def normalize_state(
         checked = copy.deepcopy(dict(stream_state))
         _check_partitions(checked.get("partitions"), where)
         if stream in streams:
+            _adopt_flat_days(checked, project_ids, where)
             _adopt_classic_bookmark(checked, project_ids, stream, where)
         result["bookmarks"][stream] = checked
     return result
@@ -104,6 +122,41 @@ def _check_bookmark(stream_state: Mapping[str, t.Any], where: str) -> None:
         return
     shown = repr(value[:40]) if isinstance(value, str) else json_kind(value)
     raise StateError(f"{where} bookmark {shown} is not a YYYY-MM-DD date; fix or remove it")
+
+
+def _day(value: object, where: str) -> str:
+    """``value`` if it is a day (or an ISO date-time); else a :class:`StateError`."""
+    if parse_day(value, prefix=True) is None:
+        shown = repr(value[:40]) if isinstance(value, str) else json_kind(value)
+        raise StateError(f"{where} {shown} is not a YYYY-MM-DD date; fix or remove it")
+    return t.cast("str", value)
+
+
+def _adopt_flat_days(
+    stream_state: dict[str, t.Any], project_ids: Sequence[str], where: str
+) -> None:
+    """Airbyte's flat ``{"date": day}``, in the stream or a partition, as bookmarks (in place)."""
+    if not _BOOKMARK_KEYS & stream_state.keys() and stream_state.keys() - _SDK_KEYS:
+        found = ", ".join(sorted(map(str, stream_state.keys() - _SDK_KEYS))[:5])
+        raise StateError(
+            f"{where} holds no bookmark (no `partitions`, `replication_key_value` or "
+            f"`{REPLICATION_KEY}`; it has {found}): fix it or remove it"
+        )
+    partitions = stream_state.get("partitions") or []
+    for index, partition in enumerate(partitions):
+        if REPLICATION_KEY in partition and "replication_key_value" not in partition:
+            day = _day(partition.pop(REPLICATION_KEY), f"{where}.partitions[{index}].date")
+            partition.update(replication_key=REPLICATION_KEY, replication_key_value=day)
+    if REPLICATION_KEY not in stream_state:
+        return
+    day = _day(stream_state.pop(REPLICATION_KEY), f"{where}.date")
+    if any("replication_key_value" in p for p in partitions):
+        return  # per-workspace bookmarks exist; a leftover single one must not override them
+    configured = [{"project_id": project_id} for project_id in project_ids]
+    stream_state["partitions"] = [p for p in partitions if p.get("context") not in configured] + [
+        {"context": c, "replication_key": REPLICATION_KEY, "replication_key_value": day}
+        for c in configured
+    ]
 
 
 def _adopt_classic_bookmark(

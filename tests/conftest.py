@@ -169,6 +169,7 @@ def by_day(records: list[dict[str, Any]], project_id: str) -> dict[str, dict[str
 #: A test elsewhere that needs one of those is marked `@pytest.mark.e2e` itself.
 E2E_MODULES = frozenset(
     {
+        "test_airbyte_cdk",
         "test_airbyte_pyairbyte",
         "test_benchmark_smoke",
         "test_dbt_marts",

@@ -159,3 +159,26 @@ def test_a_stream_state_it_cannot_read_is_refused(stream_state: Any, expected: s
     with pytest.raises(InputError, match=r"^--state") as raised:
         singer_state([per_stream("daily_chats", stream_state)], STREAMS, STREAMS)
     assert expected in str(raised.value)
+
+
+@pytest.mark.parametrize("ids", [("ws-alpha",), tuple(WORKSPACES)], ids=["one", "several"])
+def test_the_sdks_single_bookmark_resumes_one_workspace_or_is_refused(
+    emulator: Emulator, ids: tuple[str, ...]
+) -> None:
+    # The SDK's unpartitioned form: one workspace's bookmark, or for several, whose?
+    config = workspace_config(emulator, *ids, start_date=days_back(200))
+    catalog = configured_catalog({"daily_chats": "incremental"})
+    single = {"replication_key": "date", "replication_key_value": days_back(BOOKMARK_DAYS_BACK)}
+    run = run_source("read", config, catalog=catalog, state=[per_stream("daily_chats", single)])
+    if len(ids) == 1:
+        assert run.returncode == 0, run.stderr[-3000:]
+        (request,) = emulator.requests()
+        assert request.params["from"] == days_back(BOOKMARK_DAYS_BACK + LOOKBACK_DAYS)
+        return
+    assert run.returncode == 1
+    (error,) = run.errors()
+    assert error["failure_type"] == "config_error"
+    assert "has one bookmark" in error["message"]
+    assert "cannot be matched to one of them" in error["message"]
+    assert "\n" not in error["message"]
+    assert not emulator.requests()

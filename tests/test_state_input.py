@@ -8,7 +8,15 @@ import pytest
 
 from tap_indigo_analytics.state import StateError
 from tap_indigo_analytics.tap import TapIndigoAnalytics
-from tests.conftest import STREAMS, by_day, days_back, run_tap, today, workspace_config
+from tests.conftest import (
+    STREAMS,
+    WORKSPACES,
+    by_day,
+    days_back,
+    run_tap,
+    today,
+    workspace_config,
+)
 from tests.emulator import Emulator
 
 
@@ -64,6 +72,38 @@ def test_partitions_win_over_a_leftover_classic_bookmark(emulator: Emulator) -> 
     assert "replication_key_value" not in run.state["bookmarks"]["daily_chats"]
 
 
+@pytest.mark.parametrize("ids", [("ws-alpha",), tuple(WORKSPACES)], ids=["one", "several"])
+def test_the_flat_form_resumes_every_workspace_from_its_day(
+    emulator: Emulator, ids: tuple[str, ...]
+) -> None:
+    # Airbyte's flat form, as a user writes it by hand: the replication key and a day.
+    config = workspace_config(emulator, *ids, start_date=days_back(30), lookback_days=0)
+    run = run_tap(config, state={"bookmarks": {"daily_chats": {"date": days_back(3)}}})
+    assert run.returncode == 0, run.stderr[-3000:]
+    starts = {(r.stream, r.project_id): r.params["from"] for r in emulator.requests()}
+    assert starts == {
+        (s, p): days_back(3) if s == "daily_chats" else days_back(30) for s in STREAMS for p in ids
+    }
+    assert set(run.state["bookmarks"]["daily_chats"]) == {"partitions"}
+    for project_id in ids:
+        assert run.bookmark("daily_chats", project_id) == today().isoformat()
+
+
+def test_a_flat_day_in_a_partition_is_its_bookmark(emulator: Emulator) -> None:
+    state = {
+        "bookmarks": {
+            "daily_chats": {
+                "partitions": [{"context": {"project_id": "ws-alpha"}, "date": days_back(3)}]
+            }
+        }
+    }
+    config = workspace_config(emulator, start_date=days_back(30), lookback_days=0)
+    run = run_tap(config, state=state)
+    assert run.returncode == 0, run.stderr[-3000:]
+    starts = {r.project_id: r.params["from"] for r in emulator.requests("daily_chats")}
+    assert starts == {"ws-alpha": days_back(3), "ws-beta": days_back(30)}
+
+
 BAD_STATES: dict[str, tuple[Any, str]] = {
     "bookmarks a list": (
         {"bookmarks": []},
@@ -96,6 +136,23 @@ BAD_STATES: dict[str, tuple[Any, str]] = {
             }
         },
         "state `bookmarks.daily_csat`.partitions[0] bookmark a number is not a YYYY-MM-DD date",
+    ),
+    "flat day not a date": (
+        {"bookmarks": {"daily_chats": {"date": "yesterday"}}},
+        "state `bookmarks.daily_chats`.date 'yesterday' is not a YYYY-MM-DD date",
+    ),
+    "partition day not a date": (
+        {
+            "bookmarks": {
+                "daily_chats": {"partitions": [{"context": {"project_id": "a"}, "date": 3}]}
+            }
+        },
+        "state `bookmarks.daily_chats`.partitions[0].date a number is not a YYYY-MM-DD date",
+    ),
+    "no bookmark in it": (
+        {"bookmarks": {"daily_chats": {"cursor": "2026-12-02", "Date": "2026-12-02"}}},
+        "state `bookmarks.daily_chats` holds no bookmark (no `partitions`, "
+        "`replication_key_value` or `date`; it has Date, cursor): fix it or remove it",
     ),
     "another replication key": (
         {
