@@ -171,6 +171,8 @@ E2E_MODULES = frozenset(
     {
         "test_airbyte_cdk",
         "test_airbyte_pyairbyte",
+        "test_clients",
+        "test_dbt_inputs",
         "test_benchmark_smoke",
         "test_dbt_marts",
         "test_meltano_postgres",
