@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import socket
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -41,6 +42,11 @@ def project_id(value: object, where: str) -> str:
         )
     if not isinstance(value, str):
         raise ValueProblemError(f"must be a string (got {shown(value)})", key)
+    if value in {".", ".."}:
+        raise ValueProblemError(
+            f"{value!r} is not a workspace id: in the URL path it would name another resource",
+            key,
+        )
     if _BAD_ID_CHARS.search(value) or not value.isprintable():
         raise ValueProblemError(
             f"{value!r} must be a plain id (no '/', '?', '#', '%' or whitespace)", key
@@ -129,12 +135,20 @@ def base_url(value: object) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
+    """Every spelling the resolver takes for loopback: ``localhost.``, ``127.1``
+    (inet_aton's short form) and an IPv4-mapped ``::ffff:127.0.0.1`` included."""
+    host = host.lower().rstrip(".") or host
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        try:
+            address = ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 def shard(value: object) -> tuple[int, int] | None:

@@ -37,6 +37,9 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "non-latin-1 pat": ({"pat": "tökenSecret€€42"}, "`pat` contains characters a token cannot"),
     "project_id with a slash": ({"project_id": "ws/alpha"}, "`project_id` 'ws/alpha' must be"),
     "project_id with a query": ({"project_id": "ws?x=1"}, "`project_id` 'ws?x=1' must be"),
+    "project_id dot": ({"project_id": "."}, "`project_id` '.' is not a workspace id"),
+    "project_id dot dot": ({"project_id": ".."}, "`project_id` '..' is not a workspace id"),
+    "project_id with a fragment": ({"project_id": "ws#1"}, "`project_id` 'ws#1' must be"),
     "numeric project_id": ({"project_id": 7}, "`project_id` must be a string: put it in quotes"),
     "bad start_date": ({"start_date": "2026-13-01"}, "`start_date` '2026-13-01' is not a date"),
     "start_date after today": (
@@ -171,12 +174,36 @@ def test_every_pasted_form_of_the_pat_sends_one_prefix(emulator: Emulator, form:
     assert all(r.authorized for r in emulator.requests())
 
 
-def test_loopback_http_is_allowed_for_the_emulator(emulator: Emulator) -> None:
-    localhost = emulator.base_url.replace("127.0.0.1", "localhost")
+@pytest.mark.parametrize(
+    "host", ["localhost", "LocalHost", "127.1", "127.0.0.1", "[::ffff:127.0.0.1]"]
+)
+def test_loopback_http_is_allowed_for_the_emulator(emulator: Emulator, host: str) -> None:
+    """Every spelling the resolver takes for loopback (the emulator listens on 127.0.0.1)."""
+    base_url = emulator.base_url.replace("127.0.0.1", host)
     run = run_tap(
-        single(emulator, base_url=localhost, start_date="2026-01-01", end_date="2026-01-01")
+        single(emulator, base_url=base_url, start_date="2026-01-01", end_date="2026-01-01")
     )
     assert run.returncode == 0, run.stderr[-2000:]
+    assert len(run.records("daily_chats")) == 1
+
+
+def test_a_fully_qualified_localhost_is_loopback_too(emulator: Emulator) -> None:
+    """``localhost.`` is accepted; whether it resolves is the system's business (this
+    machine's /etc/hosts has no such name, so the run fails to connect, in one line)."""
+    base_url = emulator.base_url.replace("127.0.0.1", "localhost.")
+    run = run_tap(single(emulator, base_url=base_url, end_date=today().isoformat()), "--test")
+    assert "plain http" not in run.stderr
+    if run.returncode != 0:
+        assert "could not connect to http://localhost.:" in run.error_lines()[-1]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1.example.com", "localhost.example", "10.0.0.1"])
+def test_plain_http_elsewhere_is_refused(emulator: Emulator, host: str) -> None:
+    base_url = emulator.base_url.replace("127.0.0.1", host)
+    run = run_tap(single(emulator, base_url=base_url))
+    assert run.returncode != 0
+    assert "uses plain http; only https is allowed" in run.error_lines()[-1]
+    assert not emulator.requests()
 
 
 @pytest.mark.parametrize(

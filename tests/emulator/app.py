@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gzip
 import re
 import socket
 import ssl
@@ -270,6 +271,12 @@ class Emulator:
             reply = error(500, "Emulator bug: see its stderr", "emulator_bug")
         if faults.echo_token and auth_headers:
             reply = _echo(reply, ", ".join(auth_headers))
+        if faults.corrupt_gzip and reply.status == 200 and reply.body:
+            # Deflate data inverted after a valid header: zlib fails on the first block.
+            packed = gzip.compress(reply.body)
+            broken = packed[:10] + bytes(b ^ 0xFF for b in packed[10:])  # a valid gzip header
+            gzipped = (("Content-Encoding", "gzip"),)
+            reply = Reply(200, broken, headers=gzipped, fault="corrupt_gzip")
         reply.headers = (*reply.headers, ("X-Request-Number", str(number)))
         reply.close, reply.http10 = faults.connection_close, faults.http10
         if faults.latency_s > 0:

@@ -18,7 +18,7 @@ Where a fault acts:
   ``endless_continue``, ``endless_chunked``, ``nested_json_depth``, then the page is
   built (page-content faults, field faults) and ``huge_body_bytes`` pads it;
 * ``trickle_s``, ``connection_close``, ``http10`` and ``echo_token`` act on whatever
-  answer goes out.
+  answer goes out, ``corrupt_gzip`` on any 200 with a body.
 
 Page-content faults are ``missing_days``, ``truncate_days``, ``empty_data``,
 ``value_overrides`` and ``endless_pagination``; ``endless_pagination`` wins over
@@ -189,6 +189,9 @@ class Faults:
     )
     nested_json_depth: int = field(
         default=0, metadata=_doc("pages answer a JSON body nested this deep in data")
+    )
+    corrupt_gzip: bool = field(
+        default=False, metadata=_doc("200 answers say Content-Encoding: gzip; the gzip is corrupt")
     )
     # -- leaks and redirects ---------------------------------------------------------
     #: JSON error bodies read ``token <Authorization> is not valid; <message>``.
