@@ -185,6 +185,10 @@ def render(results: dict[str, Any]) -> str:
         parts.append(concurrency_table(results["concurrency"]))
     if results.get("scale"):
         parts.append(scale_table(results["scale"]))
+    if results.get("hostile"):
+        from benchmarks.hostile import hostile_table  # here: hostile.py imports `table`
+
+        parts.append(hostile_table(results["hostile"]))
     if results.get("goals"):
         parts.append(
             "### Goals\n\n"

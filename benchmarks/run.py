@@ -60,6 +60,7 @@ from benchmarks import sections
 from benchmarks.concurrency import concurrency
 from benchmarks.goals import goals
 from benchmarks.harness import WORKSPACES, machine
+from benchmarks.hostile import hostile
 from benchmarks.plan import FULL, QUICK
 from benchmarks.render import markdown_document, render
 from benchmarks.scale import cell_keys, scale
@@ -76,6 +77,7 @@ SECTIONS: dict[str, Callable[[Session], Any]] = {
     "throughput": sections.throughput,
     "concurrency": concurrency,
     "scale": scale,
+    "hostile": hostile,
 }
 
 

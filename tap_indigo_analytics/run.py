@@ -20,6 +20,7 @@ import typing as t
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 
+from tap_indigo_analytics.allocator import tune_allocator
 from tap_indigo_analytics.errors import IndigoError
 from tap_indigo_analytics.failures import Failures
 from tap_indigo_analytics.plan import Lane, Plan
@@ -199,6 +200,7 @@ class Run:
     def _start(self) -> Prefetcher:
         with self._lock:
             if self._prefetcher is None:
+                tune_allocator()  # before the workers' first allocation (allocator.py)
                 concurrency = self.settings.max_concurrency
                 readers = self._readers
                 self._prefetcher = Prefetcher(

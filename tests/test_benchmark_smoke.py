@@ -61,9 +61,16 @@ def test_quick_benchmark_runs_and_counts_minimum_requests(
         "Rate budget",
         "Raw throughput",
         "Concurrency",
+        "Memory under hostile answers",
         "Goals",
     ):
         assert heading in proc.stdout
+    # Hostile answers: every request made, padded pages accepted, endless bodies refused.
+    assert [(r["requests"], r["exit"], r["records"]) for r in results["hostile"]] == [
+        (66, 0, 66),
+        (66, 0, 66),
+        (66, 1, 0),
+    ]
 
     assert [(r["range"], r["workspaces"]) for r in results["ranges"]] == [("30 d", 1), ("1 y", 1)]
     latency_s = results["settings"]["latency_ms"] / 1000
