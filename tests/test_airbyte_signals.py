@@ -169,7 +169,6 @@ def test_sigterm_at_random_moments_of_read(
     assert_read_ended_cleanly(baseline, STREAMS, signal.SIGTERM)
     duration = baseline.gone_after_s
     rng = random.Random(SEED + 1)
-    stopped_mid_way = 0
     for moment in sorted(rng.uniform(0.0, duration) for _ in range(MOMENTS)):
         stopped = run_and_signal("read", config, catalog, moment)
         context = f"seed {SEED}, SIGTERM {moment:.3f} s into a {duration:.2f} s read"
@@ -178,9 +177,19 @@ def test_sigterm_at_random_moments_of_read(
             assert_read_ended_cleanly(stopped, STREAMS, signal.SIGTERM)
         except AssertionError as exc:
             raise AssertionError(f"{context}: {exc}") from exc
-        stopped_mid_way += bool(stopped.run.errors())
-    # The moments fall over the whole read, so most catch it with streams still open.
-    assert stopped_mid_way >= MOMENTS // 3, f"seed {SEED}: only {stopped_mid_way} mid-way"
+    # Start-up takes a share of those moments that grows with the machine's load, so the
+    # mid-read case is made sure of separately: within 1 s of the first RECORD of a read
+    # whose requests alone take 2.4 s, the streams are still open.
+    for moment in sorted(rng.uniform(0.0, 1.0) for _ in range(MOMENTS // 3)):
+        stopped = run_and_signal("read", config, catalog, moment, once_printed='"RECORD"')
+        context = f"seed {SEED}, SIGTERM {moment:.3f} s after the first RECORD"
+        assert stopped.signalled, context
+        assert stopped.gone_after_s < GONE_WITHIN_S, context
+        try:
+            assert_read_ended_cleanly(stopped, STREAMS, signal.SIGTERM)
+        except AssertionError as exc:
+            raise AssertionError(f"{context}: {exc}") from exc
+        assert stopped.run.errors(), f"{context}: the read had ended"
 
 
 def test_ctrl_c_mid_read_ends_it_by_sigint(
