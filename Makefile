@@ -106,7 +106,9 @@ $(SDK_NEXT_VENV)/.installed: pyproject.toml
 check-sdk-next: $(SDK_NEXT_VENV)/.installed
 	@$(SDK_NEXT_VENV)/bin/python -c "import importlib.metadata as m; print('singer-sdk', m.version('singer-sdk'))"
 	$(SDK_NEXT_VENV)/bin/mypy
-	$(SDK_NEXT_VENV)/bin/python -m pytest $(FAST_TESTS)
+	# Files generated from the pinned SDK (settings table, Hub definition, constraints) are
+	# regenerated when the pin moves; here only behaviour is checked.
+	$(SDK_NEXT_VENV)/bin/python -m pytest -m "not e2e and not pinned_sdk" -n 4
 
 docs: $(VENV)/.installed
 	$(PY) -m scripts.sync_readme

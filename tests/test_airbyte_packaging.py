@@ -67,6 +67,7 @@ def test_the_icon_is_an_svg() -> None:
     assert root.get("viewBox")
 
 
+@pytest.mark.pinned_sdk
 def test_constraints_are_the_tested_runtime_versions() -> None:
     assert CONSTRAINTS.read_text() == render(runtime_closure()), (
         "airbyte/constraints.txt is stale: run `make airbyte-constraints`"

@@ -70,6 +70,7 @@ def holds_secret(schema: dict[str, Any]) -> bool:
 DEFINITIONS = {"hub": hub_definition, "meltano.yml": meltano_extractor}
 
 
+@pytest.mark.pinned_sdk
 @pytest.mark.parametrize("source", DEFINITIONS)
 def test_capabilities_match_about(source: str) -> None:
     definition = DEFINITIONS[source]()
@@ -78,6 +79,7 @@ def test_capabilities_match_about(source: str) -> None:
     assert "state" in definition["capabilities"]
 
 
+@pytest.mark.pinned_sdk
 @pytest.mark.parametrize("source", DEFINITIONS)
 def test_settings_match_about(source: str) -> None:
     definition = DEFINITIONS[source]()

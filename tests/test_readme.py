@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from scripts.sync_readme import README, about_settings_table, readme_settings_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.pinned_sdk
 def test_settings_table_is_what_about_prints_today() -> None:
     assert readme_settings_table(README.read_text()) == about_settings_table(), (
         "README settings table is stale: run `make docs`"
