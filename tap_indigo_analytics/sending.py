@@ -221,9 +221,13 @@ class PageFetcher:
         )
 
     def _paused(self, token_key: str, exc: RateLimitedError, sent_at: int) -> None:
-        """A 429 pauses every request of the token, and may lower its budget."""
-        wait = min(exc.retry_after, MAX_RATE_LIMIT_WAIT_S)
-        limit = self._run.budgets.rate_limited(token_key, wait, sent_at)
+        """A 429 pauses every request of the token, and may lower its budget.
+
+        A wait longer than this tap accepts pauses nothing: the pair fails (try later).
+        """
+        if exc.retry_after > MAX_RATE_LIMIT_WAIT_S:
+            return
+        limit = self._run.budgets.rate_limited(token_key, exc.retry_after, sent_at)
         if limit is not None:
             self._logger.warning(
                 "%s: Indigo allows this token fewer requests than `requests_per_minute` "

@@ -41,6 +41,8 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -181,6 +183,21 @@ class _HTTPSPool(HTTPSConnectionPool):
 
 
 class _Adapter(HTTPAdapter):
+    def build_response(self, req: requests.PreparedRequest, resp: t.Any) -> BodyResponse:
+        """``HTTPAdapter.build_response`` as a :class:`BodyResponse`, without the cookie
+        jar: Indigo sets no cookies, and extracting them parsed the URL twice per answer
+        (profiled at about a tenth of a millisecond per request at 64 workers)."""
+        response = BodyResponse()
+        response.status_code = resp.status
+        response.headers = CaseInsensitiveDict(resp.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url.decode() if isinstance(req.url, bytes) else str(req.url)
+        response.request = req
+        response.connection = self
+        return response
+
     def init_poolmanager(
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: t.Any
     ) -> None:
@@ -196,15 +213,19 @@ class BodyResponse(requests.Response):
     the body is parsed.
     """
 
-    def __init__(
-        self, source: requests.Response, body: bytes, release: t.Callable[[], None]
-    ) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        for name in ("status_code", "headers", "url", "reason", "encoding", "request"):
-            setattr(self, name, getattr(source, name))
-        self.history, self.elapsed, self.cookies = source.history, source.elapsed, source.cookies
+        self._body = b""
+        self._release: t.Callable[[], None] = _nothing
+
+    def hold(self, body: bytes, release: t.Callable[[], None]) -> None:
+        """Keep the body read, and what lets its large-answer slot go."""
         self._body = body
         self._release = release
+
+    def release_connection(self) -> None:
+        """Hand the connection back to the pool (or close it, if the body was not read)."""
+        requests.Response.close(self)
 
     @property
     def content(self) -> bytes:
@@ -275,19 +296,21 @@ class Transport:
                     verify=self.verify,
                     proxies=self.proxies,
                 )
+                assert isinstance(response, BodyResponse)
                 try:
                     content = b"".join(_body(response, large))
                 except BaseException:
                     _watchdog.finish(attempt)
-                    response.close()  # not consumed: the connection is closed, not reused
+                    response.release_connection()  # not read whole: closed, not reused
                     raise
                 if _watchdog.finish(attempt):
                     # Cut by the deadline, yet no read failed: the headers or the body
                     # ended early at the cut. Never a complete answer.
                     response.raw.close()
                     raise OSError("cut at the deadline")
-                response.close()  # consumed: the connection goes back to the pool
-                return BodyResponse(response, content, large.release)
+                response.release_connection()  # read whole: back to the pool
+                response.hold(content, large.release)
+                return response
         except BaseException:
             large.release()
             raise
