@@ -64,8 +64,8 @@ class _TokenBuckets(BucketFactory):
         Returns the new limit, or None when it is not lower than the current one.
         """
         bucket = self._bucket(key)
-        with bucket._lock:  # the bucket's own lock; no public way to count a span
-            stamps = [item.timestamp for item in bucket.items]
+        with self._lock:  # one learner at a time; the copy below is atomic under the GIL
+            stamps = [item.timestamp for item in list(bucket.items)]
             accepted = bisect.bisect_left(stamps, sent_at) - bisect.bisect_left(
                 stamps, sent_at - window_ms
             )
