@@ -8,7 +8,6 @@ clock) in the run (run.py). A stream asks its run, never the tap.
 
 from __future__ import annotations
 
-import logging
 import time
 import typing as t
 from collections.abc import Iterable
@@ -27,7 +26,6 @@ from tap_indigo_analytics.stats import (
     StreamCounter,
     StreamStats,
     StreamTimer,
-    partition_start_to_debug,
 )
 
 if t.TYPE_CHECKING:
@@ -83,7 +81,6 @@ class IndigoStream(RESTStream[str | None]):
             *self.metrics,
         ).to_dict()
         super().__init__(tap=tap, schema=schema)
-        _logger_of(self.logger).addFilter(partition_start_to_debug)
         #: The sync this stream belongs to (run.py).
         self.run = run
         self.stats = StreamStats()
@@ -234,7 +231,3 @@ class IndigoStream(RESTStream[str | None]):
         if state is None:
             self.logger.info("%s", self.stats.summary(self.name))
 
-
-def _logger_of(logger: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> logging.Logger:
-    """The logger itself (SDK 0.55 hands streams a ``LoggerAdapter``, which has no filters)."""
-    return logger.logger if isinstance(logger, logging.LoggerAdapter) else logger

@@ -44,6 +44,9 @@ class Plan:
 
     def __init__(self, settings: Settings, input_state: Mapping[str, t.Any]) -> None:
         self.settings = settings
+        #: The day after the last one read: today or ``end_date``, whichever is first.
+        self._end = min(settings.end_date or settings.today, settings.today) + ONE_DAY
+        self._days: dict[str, dt.date] = {}  # bookmarks parsed (most are the same day)
         self._bookmarks: dict[str, dict[str, t.Any]] = {}
         for stream, stream_state in (input_state.get("bookmarks") or {}).items():
             self._bookmarks[stream] = {
@@ -79,36 +82,49 @@ class Plan:
 
         ``window_days`` is smaller than 365 only for ``--test``, which wants one page.
         """
+        start, end = self.first_day(stream, project_id, bookmark, warn=warn), self._end
+        windows = tuple(
+            Window(stream, project_id, a, b) for a, b in date_windows(start, end, window_days)
+        )
+        return Task(stream, project_id, windows)
+
+    def first_day(self, stream: str, project_id: str, bookmark: object, *, warn: bool) -> dt.date:
+        """The first day a partition reads, given its bookmark (or None)."""
         settings = self.settings
         start, today = settings.start_date, settings.today
-        if bookmark is not None and bookmark != start.isoformat():
+        if bookmark is None or bookmark == start.isoformat():
+            return start
+        day = self._days.get(bookmark) if isinstance(bookmark, str) else None
+        if day is None:
             day = parse_day(bookmark, prefix=True)
             if day is None:
                 raise IndigoError(
                     f"state for stream {stream}, workspace {project_id}: "
                     f"bookmark {bookmark!r} is not a YYYY-MM-DD date; fix or remove it"
                 )
-            if day > today:
-                if warn:
-                    _LOGGER.warning(
-                        "%s, workspace %s: the bookmark %s is after today (%s, UTC); "
-                        "reading as if it were today",
-                        stream,
-                        project_id,
-                        day,
-                        today,
-                    )
-                day = today
-            start = max(start, day - dt.timedelta(days=settings.lookback_days))
-        end = min(settings.end_date or today, today) + ONE_DAY
-        windows = tuple(
-            Window(stream, project_id, a, b) for a, b in date_windows(start, end, window_days)
-        )
-        return Task(stream, project_id, windows)
+            self._days[t.cast("str", bookmark)] = day
+        if day > today:
+            if warn:
+                _LOGGER.warning(
+                    "%s, workspace %s: the bookmark %s is after today (%s, UTC); "
+                    "reading as if it were today",
+                    stream,
+                    project_id,
+                    day,
+                    today,
+                )
+            day = today
+        return max(start, day - dt.timedelta(days=settings.lookback_days))
 
     def check_turn(self, task: Task, marker: object) -> None:
-        """Fail if the SDK's starting marker, now written, gives another range than planned."""
-        if self.task(task.stream, task.project_id, marker, warn=False).windows != task.windows:
+        """Fail if the SDK's starting marker, now written, gives another range than planned.
+
+        The windows follow from the first day (the end is the run's), so the first day
+        is what is compared: once per partition, on the main thread.
+        """
+        first = self.first_day(task.stream, task.project_id, marker, warn=False)
+        planned = task.windows[0].start if task.windows else None
+        if planned != (first if first < self._end else None):  # None: nothing to read
             raise OrderError(
                 f"{task.stream}, workspace {task.project_id}: the SDK starts at "
                 f"{marker!r}, which the prefetch plan did not foresee"

@@ -105,7 +105,13 @@ class Prefetcher:
             self._tasks.append(entry)
         self._probes: dict[str, int] = {task.project_id: _PROBE_PENDING for task in tasks}
         self._failed_workspaces: dict[str, BaseException] = {}
-        self._cv = threading.Condition()
+        # One lock, two waiting rooms: the writer waits for its window, workers for
+        # work. Each event wakes whom it concerns (one worker per new room, who passes
+        # it on if more is free) instead of every thread: at 64 workers a notify_all per
+        # window cost more CPU than the window's own request.
+        self._lock = threading.Lock()
+        self._reader_cv = threading.Condition(self._lock)
+        self._work_cv = threading.Condition(self._lock)
         self._next_task = 0
         self._reader = 0  # index of the window the main thread writes or waits for
         self._lowest_unstarted = 0
@@ -127,7 +133,7 @@ class Prefetcher:
 
     def begin(self, stream: str, project_id: str) -> Task:
         """The next partition's task; it must be the one the plan has next."""
-        with self._cv:
+        with self._lock:
             if self._next_task >= len(self._tasks):
                 raise OrderError(
                     f"no partition planned after the last; asked {stream} {project_id}"
@@ -148,15 +154,15 @@ class Prefetcher:
             raise OrderError(f"{task.stream}, workspace {task.project_id} is not the current task")
         try:
             for slot in entry.slots:
-                with self._cv:
+                with self._lock:
                     self._reader = slot.index
-                    self._cv.notify_all()  # the look-ahead moves with the reader
+                    self._work_cv.notify()  # the look-ahead moves with the reader
                     while not slot.done and self._fatal is None:
                         reason = None if slot.started else self._skip_reason(slot)
                         if reason is not None:
                             self._skip(slot, reason)
                             break
-                        self._cv.wait(_WAIT_S)
+                        self._reader_cv.wait(_WAIT_S)
                     if self._fatal is not None:
                         raise self._fatal
                     records, error = slot.records, slot.error
@@ -170,21 +176,24 @@ class Prefetcher:
 
     def close(self) -> None:
         """Stop handing out work; workers finish their current try and exit."""
-        with self._cv:
+        with self._lock:
             self._closed = True
-            self._cv.notify_all()
+            self._work_cv.notify_all()
+            self._reader_cv.notify_all()
 
     # --- worker threads ---------------------------------------------------------------
 
     def _work(self) -> None:
         while True:
-            with self._cv:
+            with self._lock:
                 slot = self._pick()
                 while slot is None:
                     if self._closed or self._lowest_unstarted >= len(self._slots):
+                        self._work_cv.notify()  # pass it on: the others exit too
                         return
-                    self._cv.wait(_WAIT_S)
+                    self._work_cv.wait(_WAIT_S)
                     slot = self._pick()
+                self._work_cv.notify()  # there may be more: one more worker looks
             on_answer = (lambda s=slot: self._probe_answered(s)) if slot.probe else None
             try:
                 records = self._fetch(slot.window, on_answer)
@@ -235,7 +244,8 @@ class Prefetcher:
     def _skip(self, slot: _Slot, reason: BaseException) -> None:
         slot.started = slot.done = True
         slot.error = reason
-        self._cv.notify_all()
+        if slot.index == self._reader:
+            self._reader_cv.notify()
 
     def _release(self, slot: _Slot) -> None:
         """The slot's records leave: handed over or dropped (lock held)."""
@@ -243,11 +253,11 @@ class Prefetcher:
         slot.handed = True
         self._days_ahead -= slot.held_days
         slot.held_days = 0
-        self._cv.notify_all()
+        self._work_cv.notify()  # days freed in the look-ahead
 
     def _abandon(self, entry: _TaskSlots) -> None:
         """The reader is done with a task, maybe early: drop what it will not read."""
-        with self._cv:
+        with self._lock:
             entry.abandoned = True
             for slot in entry.slots:
                 if slot.handed:
@@ -259,23 +269,28 @@ class Prefetcher:
                 # In flight: dropped by _finish when it ends.
 
     def _probe_answered(self, slot: _Slot) -> None:
-        with self._cv:
+        with self._lock:
             self._probes[slot.window.project_id] = _PROBE_DONE
-            self._cv.notify_all()
+            self._work_cv.notify()  # the workspace's other windows may start
 
     def _finish(
         self, slot: _Slot, records: list[Record] | None, error: BaseException | None
     ) -> None:
-        with self._cv:
+        with self._lock:
             slot.records, slot.error, slot.done = records, error, True
             if slot.probe:
                 self._probes[slot.window.project_id] = _PROBE_DONE
+                self._work_cv.notify()
             if error is not None:
                 self._failed(slot, error)
+                # What it stops changes what the writer and the workers do next.
+                self._reader_cv.notify_all()
+                self._work_cv.notify_all()
+            elif slot.index == self._reader:
+                self._reader_cv.notify()
             entry = self._tasks[slot.task]
             if entry.abandoned and not slot.handed:
                 self._release(slot)
-            self._cv.notify_all()
 
     def _failed(self, slot: _Slot, error: BaseException) -> None:
         """What a window's failure stops (lock held)."""

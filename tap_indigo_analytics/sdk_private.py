@@ -15,6 +15,8 @@ Imported names:
   (state.py) to find a workspace's partition in O(1); the SDK scans the whole list,
   quadratic in the workspaces. Built through ``Stream.state_manager`` from the stream's
   ``_state_manager`` slot and ``_tap_state``, the only way to hand the SDK another one.
+  Its ``_logger`` is replaced by a quiet one (state.py): the SDK logs a line per
+  partition through it, and building those records cost more than the partition.
 
 Typing only: ``helpers._state.StateWriter``, the declared type of the public
 ``Tap.state_writer`` property, which the tap overrides with ``state.StateOut``.

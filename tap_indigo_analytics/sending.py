@@ -15,11 +15,12 @@ import typing as t
 from collections.abc import Callable, Generator
 from functools import cached_property
 from http import HTTPStatus
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import backoff
 import requests
 import urllib3
+from requests.structures import CaseInsensitiveDict
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_indigo_analytics.envelope import Page, parse_page
@@ -135,6 +136,8 @@ class PageFetcher:
         self._builder = builder
         self._new_paginator = new_paginator
         self._headers = {**headers, "Accept": "application/json"}
+        #: A workspace's URL without the query: the path names nothing but the workspace.
+        self._urls: dict[str, str] = {}
         self._stats = stats
         self._logger = logger
 
@@ -185,9 +188,18 @@ class PageFetcher:
     def fetch(self, window: Window, cursor: str | None) -> Page:
         """One page of a window, with every retry: a 200 whose body parsed (envelope.py)."""
         context = window.context
-        request = requests.Request(
-            "GET", self._url(context), params=self._params(context, cursor), headers=self._headers
-        ).prepare()
+        url = self._urls.get(window.project_id)
+        if url is None:
+            # Quoted as ``Request.prepare`` quotes it, once per workspace.
+            url = self._urls[window.project_id] = requests.utils.requote_uri(self._url(context))
+        # Built directly rather than by ``Request.prepare``: the URL is checked and quoted
+        # once above (base_url in settings.py) and the query is ASCII once encoded, so
+        # preparing each request re-parsed and re-quoted what cannot change: about
+        # 0.1 ms per request at 64 workers.
+        request = requests.PreparedRequest()
+        request.method = "GET"
+        request.url = f"{url}?{urlencode(self._params(context, cursor))}"
+        request.headers = CaseInsensitiveDict(self._headers)
         return self._send(request, window.project_id)
 
     def _try(self, prepared: requests.PreparedRequest, project_id: str) -> Page:

@@ -30,6 +30,7 @@ run, minutes at 5,000). It keeps the SDK's state dicts exactly as they are.
 from __future__ import annotations
 
 import copy
+import logging
 import typing as t
 from collections.abc import Callable, Collection, Mapping, Sequence
 
@@ -228,6 +229,12 @@ class IndexedStateManager(StreamStateManager):
 
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
+        # The SDK logs one INFO line per partition here ("Starting incremental sync of
+        # ..."): thousands of lines at thousands of workspaces, and building each record
+        # cost more main-thread time than the rest of the partition. Its own logger,
+        # ``<tap>.<stream>.partitions``, is quiet below WARNING unless a logging config
+        # sets its level; the stream's summary line says what a reader needs.
+        self._logger = quiet_partition_logger(f"{kwargs['tap_name']}.{kwargs['stream_name']}")
         self._index: dict[str, dict[str, t.Any]] = {}
         self._indexed_list: list[dict[str, t.Any]] | None = None
 
@@ -251,3 +258,11 @@ class IndexedStateManager(StreamStateManager):
         self._index[context["project_id"]] = state
         self._indexed_list = self.tap_state["bookmarks"][self.stream_name]["partitions"]
         return state
+
+
+def quiet_partition_logger(stream_logger: str) -> logging.Logger:
+    """The logger the SDK's per-partition lines go to: WARNING unless configured."""
+    quiet = logging.getLogger(f"{stream_logger}.partitions")
+    if quiet.level == logging.NOTSET:
+        quiet.setLevel(logging.WARNING)
+    return quiet

@@ -1,13 +1,12 @@
 """What the tap tells at INFO: one summary line per stream, not a line per request.
 
 Workers and the main thread add to a stream's counts; the stream logs them when the SDK
-finishes it. The SDK's own line per partition is kept at DEBUG: at thousands of
-workspaces it would be thousands of lines, each a write on the main thread.
+finishes it. The SDK's own line per partition goes to a quiet logger of its own
+(state.py): at thousands of workspaces it would be thousands of lines.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import typing as t
 
@@ -15,18 +14,6 @@ from singer_sdk import metrics
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-
-
-def partition_start_to_debug(record: logging.LogRecord) -> bool:
-    """Keep the SDK's one-line-per-partition start message at DEBUG.
-
-    At thousands of workspaces it is thousands of INFO lines, each a write on the main
-    thread; the stream's summary line (StreamStats) says what a reader needs.
-    """
-    if record.levelno == logging.INFO and str(record.msg).startswith("Starting incremental sync"):
-        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
-    return True
 
 
 class StreamStats:

@@ -27,6 +27,7 @@ itself so that every hop takes a slot of the token's request budget.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import heapq
 import itertools
 import logging
@@ -41,6 +42,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -214,7 +216,19 @@ class BodyResponse(requests.Response):
     """
 
     def __init__(self) -> None:
-        super().__init__()
+        # ``requests.Response.__init__`` without its cookie jar, built per answer and
+        # never read here (Indigo sets no cookies; nothing on this path reads them).
+        self._content = None
+        self._content_consumed = False
+        self._next = None
+        self.status_code = 0
+        self.headers = CaseInsensitiveDict()
+        self.raw = None
+        self.url = ""
+        self.encoding = None
+        self.history = []
+        self.reason = ""
+        self.elapsed = datetime.timedelta(0)
         self._body = b""
         self._release: t.Callable[[], None] = _nothing
 
@@ -226,6 +240,11 @@ class BodyResponse(requests.Response):
     def release_connection(self) -> None:
         """Hand the connection back to the pool (or close it, if the body was not read)."""
         requests.Response.close(self)
+
+    @property
+    def cookies(self) -> RequestsCookieJar:  # type: ignore[override]
+        """An empty jar, made only if asked for."""
+        return RequestsCookieJar()
 
     @property
     def content(self) -> bytes:

@@ -7,6 +7,7 @@ Each test fails by name when a singer-sdk release renames or reshapes one of the
 from __future__ import annotations
 
 import inspect
+import logging
 import signal
 
 import pytest
@@ -69,3 +70,35 @@ def test_streams_write_state_through_the_taps_state_writer() -> None:
     assert "self._tap.state_writer.write_state(" in source
     tap = TapIndigoAnalytics(config={"pat": "p", "project_id": "1"})
     assert type(tap.state_writer).__name__ == "StateOut"
+
+
+def test_the_per_partition_line_goes_to_the_quiet_logger(caplog: pytest.LogCaptureFixture) -> None:
+    """The SDK still logs through the manager's ``_logger`` (state.py replaces it)."""
+    from tap_indigo_analytics.state import IndexedStateManager
+
+    manager = IndexedStateManager(
+        tap_name="tap-indigo-analytics",
+        stream_name="daily_chats",
+        tap_state={},
+        state_partitioning_keys=None,
+        is_sorted=True,
+        check_sorted=False,
+    )
+
+    def start() -> None:
+        manager.write_starting_replication_value(
+            {"project_id": "ws-a"}, "INCREMENTAL", "date", {"start_date": "2026-01-01"}
+        )
+
+    quiet = logging.getLogger("tap-indigo-analytics.daily_chats.partitions")
+    with caplog.at_level(logging.DEBUG):
+        start()
+        assert not [r for r in caplog.records if "Starting incremental sync" in r.getMessage()]
+        level = quiet.level
+        quiet.setLevel(logging.DEBUG)  # as a logging config that asks for it would
+        try:
+            start()
+        finally:
+            quiet.setLevel(level)
+    names = {r.name for r in caplog.records if "Starting incremental sync" in r.getMessage()}
+    assert names == {quiet.name}, f"the SDK logs the partition line elsewhere now: {names}"
