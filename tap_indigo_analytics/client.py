@@ -230,4 +230,3 @@ class IndigoStream(RESTStream[str | None]):
         super().finalize_state_progress_markers(state)
         if state is None:
             self.logger.info("%s", self.stats.summary(self.name))
-
