@@ -20,6 +20,8 @@ import typing as t
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 
+import msgspec
+
 from tap_indigo_analytics.allocator import tune_allocator
 from tap_indigo_analytics.errors import IndigoError
 from tap_indigo_analytics.failures import Failures
@@ -64,6 +66,8 @@ class Run:
         self._last_state_at = 0.0
         self._unwritten = 0  # records written since the last STATE
         self._state_interval = 0.0
+        self._stream = ""  # the stream the SDK syncs now...
+        self._last_stream = ""  # ...and the last one it will sync
         self._lock = threading.Lock()
         #: Workspaces and pairs that did not sync while the rest went on (failures.py).
         self.failures = Failures()
@@ -118,6 +122,7 @@ class Run:
         ``marker`` is the SDK's starting value for it, checked against the plan.
         """
         prefetcher = self._start()
+        self._stream = stream
         task = prefetcher.begin(stream, project_id)
         self.plan.check_turn(task, marker)
         if self.settings.fail_fast:
@@ -149,35 +154,44 @@ class Run:
         return (read(window, None) for window in task.windows)
 
     def tick(self, records: int) -> None:
-        """``records`` were just written: write a STATE if ``state_interval_seconds`` passed."""
+        """``records`` were just written: write a STATE if its interval has passed."""
         self._unwritten += records
-        now = time.monotonic()
-        if now - self._last_state_at >= self._state_interval:
-            self._write()
-            self._last_state_at = now
+        if time.monotonic() - self._last_state_at >= self._state_interval:
+            self._write_state()
 
     def checkpoint(self) -> None:
         """Before a failure goes up: a STATE for the records written since the last one."""
         if self._unwritten:
-            self._write()
+            self._write_state()
 
-    def state_written(self) -> None:
-        """A STATE went out (state.StateOut): it covers every record written."""
+    def state_written(self, size: int) -> None:
+        """A STATE of ``size`` bytes went out (state.StateOut): it covers every record
+        written, and the next one is due an interval later."""
         self._unwritten = 0
-
-    @property
-    def unwritten(self) -> int:
-        """Records written since the last STATE."""
-        return self._unwritten
-
-    def _write(self) -> None:
-        size = self._write_state()
-        self._unwritten = 0
+        self._last_state_at = time.monotonic()
         # A large state (thousands of partitions) is written less often: every message
         # carries all of it, so the bytes stay in proportion to the run, not to it squared.
         self._state_interval = max(
             self.settings.state_interval_seconds, size / STATE_BYTES_PER_SECOND
         )
+
+    def state_may_wait(self) -> bool:
+        """Whether a STATE the SDK writes (at a stream's end) may wait for the next one.
+
+        Only a large state does, within its interval, and never at the last stream's
+        end: that STATE is the run's last word.
+        """
+        return (
+            self._prefetcher is not None
+            and self._state_interval > self.settings.state_interval_seconds
+            and self._stream != self._last_stream
+            and time.monotonic() - self._last_state_at < self._state_interval
+        )
+
+    @property
+    def unwritten(self) -> int:
+        """Records written since the last STATE."""
+        return self._unwritten
 
     def stop(self) -> None:
         """No more fetching: the run failed or is over. Workers finish their try and exit."""
@@ -203,8 +217,10 @@ class Run:
                 tune_allocator()  # before the workers' first allocation (allocator.py)
                 concurrency = self.settings.max_concurrency
                 readers = self._readers
+                lanes = self._lanes()
+                self._last_stream = lanes[-1].stream if lanes else ""
                 self._prefetcher = Prefetcher(
-                    self.plan.tasks(self._lanes()),
+                    self.plan.tasks(lanes),
                     lambda window, on_answer: readers[window.stream](window, on_answer),
                     workers=concurrency,
                     # Two windows per worker: one in flight, one ready for the writer...
@@ -216,5 +232,10 @@ class Run:
                     isolate=not self.settings.fail_fast,
                 )
                 self._last_state_at = time.monotonic()
-                self._state_interval = float(self.settings.state_interval_seconds)
+                # The state written will be about the input state's size (the SDK echoes
+                # that one itself, past our writer), so its interval starts from it.
+                self._state_interval = max(
+                    self.settings.state_interval_seconds,
+                    len(msgspec.json.encode(self._input_state)) / STATE_BYTES_PER_SECOND,
+                )
             return self._prefetcher

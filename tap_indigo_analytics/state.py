@@ -194,8 +194,9 @@ class StateOut:
 
     The SDK's writer skips a state equal to the last one; on a same-day rerun nothing
     moves, so a run ended on records and ``tap --state s.json | target > s.json`` emptied
-    its state file. A STATE is the checkpoint of the records before it, so every stream,
-    and every successful run, ends with one after its last record.
+    its state file. A STATE is the checkpoint of the records before it, so every
+    successful run ends with one after its last record, and so does every stream,
+    unless the state is large and the last STATE recent (``may_wait``, run.py).
     """
 
     def __init__(
@@ -203,16 +204,24 @@ class StateOut:
         write: Callable[[Message], None],
         *,
         unwritten: Callable[[], int] = lambda: 0,
-        written: Callable[[], None] = lambda: None,
+        written: Callable[[int], None] = lambda size: None,
+        may_wait: Callable[[], bool] = lambda: False,
     ) -> None:
-        """``unwritten`` counts records sent since the last STATE; ``written`` is told."""
+        """``unwritten`` counts records sent since the last STATE; ``written`` is told
+        each STATE's bytes; ``may_wait`` says whether one the SDK asks for may wait for
+        the next (a STATE only checkpoints records already written, so a later one
+        covers them too)."""
         self._write = write
         self._unwritten = unwritten
         self._written = written
+        self._may_wait = may_wait
         self._last: bytes | None = None
 
-    def write_state(self, state: types.TapState) -> int:
-        """Write ``state`` unless it is the last one and no record came since; its bytes."""
+    def write_state(self, state: types.TapState, *, due: bool = False) -> int:
+        """Write ``state`` unless it is the last one and no record came since, or the
+        SDK asks (not ``due``) while it may wait; its bytes (0 when not written)."""
+        if not due and self._may_wait():
+            return 0
         try:
             encoded: bytes | None = msgspec.json.encode(state)
         except (TypeError, ValueError):  # not plain JSON (a value another tool wrote)
@@ -220,7 +229,7 @@ class StateOut:
         if encoded is None or encoded != self._last or self._unwritten():
             self._write(StateMessage(value=state))
             self._last = encoded
-            self._written()
+            self._written(len(encoded or b""))
         return len(encoded or b"")
 
 

@@ -75,13 +75,16 @@ class TapIndigoAnalytics(Tap):
         return Run(
             lambda: self.settings,
             lanes=self._lanes,
-            write_state=lambda: self._state_out.write_state(self.state),
+            write_state=lambda: self._state_out.write_state(self.state, due=True),
         )
 
     @cached_property
     def _state_out(self) -> StateOut:
         return StateOut(
-            self.write_message, unwritten=lambda: self.run.unwritten, written=self.run.state_written
+            self.write_message,
+            unwritten=lambda: self.run.unwritten,
+            written=self.run.state_written,
+            may_wait=self.run.state_may_wait,
         )
 
     @property

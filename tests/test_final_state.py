@@ -64,3 +64,36 @@ def test_test_all_still_makes_one_request_per_stream(emulator: Emulator) -> None
     assert run.returncode == 0, run.stderr[-2000:]
     assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} == set(STREAMS)
     assert len(emulator.requests()) == len(STREAMS)
+
+
+def test_a_large_state_waits_at_stream_ends_but_ends_the_run(
+    emulator: Emulator, monkeypatch: Any
+) -> None:
+    """Every STATE carries every partition: a large one is written by time, not at each
+    stream's end; the last stream's end still writes it, covering every record."""
+    from tap_indigo_analytics import run as run_module
+
+    config = workspace_config(emulator, start_date=days_back(3))
+    messages: list[Any] = []
+    build_tap(config, writer=CallbackWriter(messages.append)).sync_all()  # first run
+    state = messages[-1].value
+
+    def kinds_of_rerun() -> list[str]:
+        messages.clear()
+        tap = build_tap(config, writer=CallbackWriter(messages.append), state=state)
+        try:
+            tap.sync_all()
+        finally:
+            tap.run.close()
+        return [type(m).__name__ for m in messages]
+
+    small = kinds_of_rerun()
+    # A state of a few kB read as if it were megabytes: its interval is now minutes.
+    monkeypatch.setattr(run_module, "STATE_BYTES_PER_SECOND", 10)
+    large = kinds_of_rerun()
+    assert small.count("RecordMessage") == large.count("RecordMessage") > 0
+    assert small.count("StateMessage") >= len(STREAMS) + 1  # the echo, then every stream
+    where = [i for i, k in enumerate(large) if k == "StateMessage"]
+    assert where == [0, len(large) - 1], where  # the input state echoed, and the end
+    assert large[-1] == "StateMessage"
+    assert messages[-1].value == state
