@@ -8,10 +8,12 @@ clock) in the run (run.py). A stream asks its run, never the tap.
 
 from __future__ import annotations
 
+import functools
 import time
 import typing as t
 from collections.abc import Iterable
 
+import requests
 from singer_sdk import metrics as sdk_metrics
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -109,6 +111,14 @@ class IndigoStream(RESTStream[str | None]):
     def url_base(self) -> str:
         """API root from config (https, or a loopback emulator)."""
         return self.settings.base_url
+
+    def get_url(self, context: Context | None) -> str:
+        """The endpoint of the partition's workspace: the paths name nothing else.
+
+        The SDK's version copies the whole config and scans it for each request.
+        """
+        assert context is not None
+        return self.url_base + self.path.replace("{project_id}", _quoted(context["project_id"]))
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
@@ -230,3 +240,9 @@ class IndigoStream(RESTStream[str | None]):
         super().finalize_state_progress_markers(state)
         if state is None:
             self.logger.info("%s", self.stats.summary(self.name))
+
+
+@functools.lru_cache(maxsize=65536)
+def _quoted(project_id: str) -> str:
+    """A workspace id as a URL path segment (ids hold no '/', '?', '#' or '%')."""
+    return requests.utils.requote_uri(project_id)
