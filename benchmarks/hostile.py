@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import run_process, tap_command
-from benchmarks.render import table
+from benchmarks.markdown import table
 from benchmarks.session import Session, progress
 from tap_indigo_analytics.transport import FREE_BODY_BYTES, LARGE_ANSWERS, MAX_BODY_BYTES
 from tests.emulator import Faults

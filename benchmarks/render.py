@@ -8,19 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A Markdown table, readable as plain text too."""
-    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-
-    def line(row: Sequence[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-
-    return "\n".join(
-        [line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-        + [line(r) for r in cells[1:]]
-    )
+from benchmarks.hostile import hostile_table
+from benchmarks.markdown import table
 
 
 def render(results: dict[str, Any]) -> str:
@@ -186,8 +175,6 @@ def render(results: dict[str, Any]) -> str:
     if results.get("scale"):
         parts.append(scale_table(results["scale"]))
     if results.get("hostile"):
-        from benchmarks.hostile import hostile_table  # here: hostile.py imports `table`
-
         parts.append(hostile_table(results["hostile"]))
     if results.get("goals"):
         parts.append(
