@@ -71,6 +71,9 @@ class Run:
         self._lock = threading.Lock()
         #: Workspaces and pairs that did not sync while the rest went on (failures.py).
         self.failures = Failures()
+        #: A STATE at every stream's end, however large (the Airbyte face sends each
+        #: stream's state when the stream ends); otherwise a large one is sent by time.
+        self.state_at_every_stream_end = False
 
     @cached_property
     def settings(self) -> Settings:
@@ -182,7 +185,8 @@ class Run:
         end: that STATE is the run's last word.
         """
         return (
-            self._prefetcher is not None
+            not self.state_at_every_stream_end
+            and self._prefetcher is not None
             and self._state_interval > self.settings.state_interval_seconds
             and self._stream != self._last_stream
             and time.monotonic() - self._last_state_at < self._state_interval

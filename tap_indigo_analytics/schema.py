@@ -155,7 +155,9 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         title="State interval seconds",
         description=(
             "Emit a STATE message at most this often during a stream, 1-3600 (plus one at "
-            "the end of each stream), so a long run can resume where it stopped."
+            "the end of each stream), so a long run can resume where it stopped. A state "
+            "over 1 MB (thousands of workspaces) waits 1 s per 100 kB instead, and then "
+            "only the last stream's end adds one."
         ),
     ),
     th.Property(

@@ -78,9 +78,10 @@ def test_a_large_state_waits_at_stream_ends_but_ends_the_run(
     build_tap(config, writer=CallbackWriter(messages.append)).sync_all()  # first run
     state = messages[-1].value
 
-    def kinds_of_rerun() -> list[str]:
+    def kinds_of_rerun(*, every_stream_end: bool = False) -> list[str]:
         messages.clear()
         tap = build_tap(config, writer=CallbackWriter(messages.append), state=state)
+        tap.run.state_at_every_stream_end = every_stream_end  # as the Airbyte face sets it
         try:
             tap.sync_all()
         finally:
@@ -97,3 +98,7 @@ def test_a_large_state_waits_at_stream_ends_but_ends_the_run(
     assert where == [0, len(large) - 1], where  # the input state echoed, and the end
     assert large[-1] == "StateMessage"
     assert messages[-1].value == state
+    # The Airbyte face sends each stream's state at its end: there, no STATE waits.
+    assert kinds_of_rerun(every_stream_end=True).count("StateMessage") == small.count(
+        "StateMessage"
+    )

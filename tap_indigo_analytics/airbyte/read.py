@@ -260,6 +260,8 @@ def read(
             state=incoming,
         )
         translator.failed = lambda: tap.run.failures.streams
+        # Each stream's state goes out at its end, from the last STATE the tap wrote.
+        tap.run.state_at_every_stream_end = True
         try:
             tap.sync_all()
         finally:
