@@ -46,12 +46,14 @@ class OneOriginAdapter(HTTPAdapter):
     ) -> t.Any:
         if proxies:
             return super().get_connection_with_tls_context(request, verify, proxies, cert)
-        key = (_origin_of(str(request.url)), verify, cert)
+        key = (_origin_text(str(request.url)), verify, cert)
         pool = self._pools.get(key)
         if pool is None:
             with self._pools_lock:
-                pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-                self._pools[key] = pool
+                pool = self._pools.get(key)  # another worker may have made it meanwhile
+                if pool is None:
+                    pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+                    self._pools[key] = pool
         return pool
 
     def cert_verify(self, conn: t.Any, url: str, verify: t.Any, cert: t.Any) -> None:
@@ -65,7 +67,7 @@ class OneOriginAdapter(HTTPAdapter):
         if proxies:
             return super().request_url(request, proxies)
         url = str(request.url)
-        return url[len(_origin_of(url)) :] or "/"
+        return url[len(_origin_text(url)) :] or "/"
 
     def close(self) -> None:
         with self._pools_lock:
@@ -150,8 +152,9 @@ def _nothing() -> None:
     pass
 
 
-def _origin_of(url: str) -> str:
-    """``scheme://host:port`` of a URL as sent (without its path, query or fragment)."""
+def _origin_text(url: str) -> str:
+    """A URL's text before its path, query or fragment (``scheme://host[:port]`` as
+    written): a pool's cache key, not a normalized origin like sending.py's."""
     start = url.find("//") + 2
     ends = [i for i in (url.find(c, start) for c in "/?#") if i >= 0]
     return url[: min(ends)] if ends else url

@@ -243,7 +243,7 @@ class IndexedStateManager(StreamStateManager):
         # cost more main-thread time than the rest of the partition. Its own logger,
         # ``<tap>.<stream>.partitions``, is quiet below WARNING unless a logging config
         # sets its level; the stream's summary line says what a reader needs.
-        self._logger = quiet_partition_logger(f"{kwargs['tap_name']}.{kwargs['stream_name']}")
+        self._logger = _quiet_partition_logger(f"{kwargs['tap_name']}.{kwargs['stream_name']}")
         self._index: dict[str, dict[str, t.Any]] = {}
         self._indexed_list: list[dict[str, t.Any]] | None = None
 
@@ -269,9 +269,9 @@ class IndexedStateManager(StreamStateManager):
         return state
 
 
-def quiet_partition_logger(stream_logger: str) -> logging.Logger:
+def _quiet_partition_logger(stream_logger_name: str) -> logging.Logger:
     """The logger the SDK's per-partition lines go to: WARNING unless configured."""
-    quiet = logging.getLogger(f"{stream_logger}.partitions")
+    quiet = logging.getLogger(f"{stream_logger_name}.partitions")
     if quiet.level == logging.NOTSET:
         quiet.setLevel(logging.WARNING)
     return quiet
