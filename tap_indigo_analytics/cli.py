@@ -105,7 +105,7 @@ class StdoutWriter(MsgSpecWriter):
             raise TargetStoppedError from None
 
     def flush_at_exit(self) -> None:
-        """Write out what is left when the command ends (the CLI registers this).
+        """Write out what is left when the command ends (the CLI calls this as it ends).
 
         A sync always ends on a STATE, so this only writes what a failed run left; a
         target gone by then was told about already, or the run failed anyway.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
 import signal
 import sys
@@ -225,8 +224,6 @@ class TapIndigoAnalytics(Tap):
             parse_env_config=config.parse_env,
             validate_config=True,
         )
-        if isinstance(tap.message_writer, StdoutWriter):
-            atexit.register(tap.message_writer.flush_at_exit)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, tap.on_signal)
         try:
@@ -234,6 +231,9 @@ class TapIndigoAnalytics(Tap):
             tap.run.raise_failures()  # workspaces/pairs that failed while the rest synced
         finally:
             tap.run.close()
+            # What a failed run left queued goes out before its error is told.
+            if isinstance(tap.message_writer, StdoutWriter):
+                tap.message_writer.flush_at_exit()
 
 
 def _catalog(path: str) -> Catalog:

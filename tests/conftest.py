@@ -1,26 +1,29 @@
-"""Shared fixtures: a live emulator on loopback and a runner for the real tap CLI.
+"""Shared fixtures: a live emulator on loopback and the runner for the tap's command line.
 
-Every tap run goes through ``run_tap``, which starts the installed CLI as a
-subprocess and fails the test if any configured token shows up in its stdout,
-stderr or state — so secret hygiene is checked across the whole suite.
+Every tap run goes through ``run_tap`` (tests/tap_runner.py: the real click command, in
+this process or as a subprocess), which fails the test if any configured token shows up
+in its stdout, stderr or state - so secret hygiene is checked across the whole suite.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.emulator import Emulator
+from tests.tap_runner import (
+    KNOWN_SECRETS,
+    TapRun,
+    assert_no_secret,
+    run_tap,
+    secrets_of,
+    tap_command,
+)
+
+__all__ = ["TapRun", "assert_no_secret", "run_tap", "secrets_of", "tap_command"]
 
 #: Test workspaces and their tokens (stored without the ``pat-`` prefix, as Indigo shows them).
 WORKSPACES = {"ws-alpha": "alphaSecretToken0001", "ws-beta": "betaSecretToken00002"}
@@ -32,6 +35,7 @@ STREAMS = (
     "daily_ai_quality",
     "daily_technical_errors",
 )
+KNOWN_SECRETS.extend(WORKSPACES.values())
 
 
 def today() -> dt.date:
@@ -42,97 +46,6 @@ def today() -> dt.date:
 def days_back(n: int) -> str:
     """The ISO day ``n`` days before UTC today."""
     return (today() - dt.timedelta(days=n)).isoformat()
-
-
-@dataclass
-class TapRun:
-    """What one run of the tap CLI printed."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-    messages: list[dict[str, Any]] = field(default_factory=list)
-
-    def records(self, stream: str | None = None) -> list[dict[str, Any]]:
-        """RECORD payloads, optionally of one stream."""
-        return [
-            m["record"]
-            for m in self.messages
-            if m["type"] == "RECORD" and (stream is None or m["stream"] == stream)
-        ]
-
-    @property
-    def states(self) -> list[dict[str, Any]]:
-        """Every STATE value, in order."""
-        return [m["value"] for m in self.messages if m["type"] == "STATE"]
-
-    @property
-    def state(self) -> dict[str, Any]:
-        """The last STATE value."""
-        assert self.states, f"no STATE emitted; stderr:\n{self.stderr[-3000:]}"
-        return self.states[-1]
-
-    def bookmark(self, stream: str, project_id: str) -> str | None:
-        """The ``date`` bookmark of one stream and workspace in the last STATE."""
-        for part in self.state["bookmarks"][stream].get("partitions", []):
-            if part["context"] == {"project_id": project_id}:
-                return part.get("replication_key_value")  # type: ignore[no-any-return]
-        return None
-
-    def error_lines(self) -> list[str]:
-        """Log lines at ERROR level."""
-        return [line for line in self.stderr.splitlines() if "| ERROR" in line]
-
-
-def tap_command() -> list[str]:
-    """The installed CLI, run with this interpreter."""
-    return [sys.executable, "-m", "tap_indigo_analytics.tap"]
-
-
-def run_tap(
-    config: dict[str, Any],
-    *args: str,
-    state: dict[str, Any] | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 300,
-) -> TapRun:
-    """Run the tap CLI with ``config`` (and ``state``); parse stdout as Singer messages."""
-    with tempfile.TemporaryDirectory() as tmp:
-        config_path = Path(tmp, "config.json")
-        config_path.write_text(json.dumps(config))
-        command = [*tap_command(), "--config", str(config_path), *args]
-        if state is not None:
-            state_path = Path(tmp, "state.json")
-            state_path.write_text(json.dumps(state))
-            command += ["--state", str(state_path)]
-        proc = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env={**os.environ, **(env or {})},
-            check=False,
-        )
-    run = TapRun(proc.returncode, proc.stdout, proc.stderr)
-    if not {"--discover", "--about"} & set(args):  # those print one JSON document, not messages
-        run.messages = [json.loads(line) for line in proc.stdout.splitlines() if line]
-    assert_no_secret(run.stdout + run.stderr, config)
-    return run
-
-
-def secrets_of(config: dict[str, Any]) -> list[str]:
-    """Every token value in a config, with and without its ``pat-`` prefix."""
-    entries = config.get("workspaces") or []
-    tokens = [config.get("pat")] + [w.get("pat") for w in entries if isinstance(w, dict)]
-    found = {t.removeprefix("pat-") for t in tokens if isinstance(t, str) and t}
-    return sorted(found | {f"pat-{t}" for t in found})
-
-
-def assert_no_secret(text: str, config: dict[str, Any]) -> None:
-    """Fail if any token of ``config`` (or of the test workspaces) occurs in ``text``."""
-    for secret in {*secrets_of(config), *WORKSPACES.values()}:
-        if len(secret) >= 8:
-            assert secret not in text, "a personal access token leaked into the output"
 
 
 def workspace_config(emulator: Emulator, *ids: str, **overrides: Any) -> dict[str, Any]:
