@@ -125,8 +125,11 @@ def _in_process(argv: list[str], env: dict[str, str], timeout: float) -> TapRun:
 
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
     err = io.StringIO()
-    redirected = contextlib.redirect_stdout(out), contextlib.redirect_stderr(err)
-    with _process_globals_restored(env), redirected[0], redirected[1]:
+    with (
+        _process_globals_restored(env),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
         faulthandler.dump_traceback_later(timeout, exit=True, file=sys.__stderr__ or 2)
         try:
             # ``cli`` sets up the SDK's console logging on sys.stderr (caught here).
