@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime
 import threading
 import typing as t
+import weakref
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
+from urllib3.exceptions import ClosedPoolError
 
 from tap_indigo_analytics.deadlines import HTTPPool, HTTPSPool
 
@@ -35,7 +37,9 @@ class OneOriginAdapter(HTTPAdapter):
         super().__init__(**kwargs)
         self._pools: dict[tuple[str, object, object], t.Any] = {}
         self._verified: dict[object, tuple[object, object]] = {}
+        self._proxied: weakref.WeakSet[t.Any] = weakref.WeakSet()  # pools via a proxy
         self._pools_lock = threading.Lock()
+        self.closed = False
 
     def get_connection_with_tls_context(
         self,
@@ -45,13 +49,18 @@ class OneOriginAdapter(HTTPAdapter):
         cert: t.Any = None,
     ) -> t.Any:
         if proxies:
-            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+            proxied = super().get_connection_with_tls_context(request, verify, proxies, cert)
+            with self._pools_lock:
+                self._proxied.add(proxied)
+            return proxied
         key = (_origin_text(str(request.url)), verify, cert)
         pool = self._pools.get(key)
         if pool is None:
             with self._pools_lock:
                 pool = self._pools.get(key)  # another worker may have made it meanwhile
                 if pool is None:
+                    if self.closed:  # a pool made now would never be closed
+                        raise ClosedPoolError(t.cast("t.Any", None), "the adapter is closed")
                     pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
                     self._pools[key] = pool
         return pool
@@ -71,9 +80,17 @@ class OneOriginAdapter(HTTPAdapter):
 
     def close(self) -> None:
         with self._pools_lock:
+            self.closed = True
+            pools = [*self._pools.values(), *self._proxied]
             self._pools.clear()
+            self._proxied.clear()
             self._verified.clear()
         super().close()
+        # urllib3 2 leaves a cleared pool's connections to the garbage collector, which
+        # may come much later (an exception's traceback holds the pool in a cycle): a
+        # host running many syncs in one process would keep their sockets open.
+        for pool in pools:
+            pool.close()
 
     def build_response(self, req: requests.PreparedRequest, resp: t.Any) -> BodyResponse:
         """``HTTPAdapter.build_response`` as a :class:`BodyResponse`, without the cookie

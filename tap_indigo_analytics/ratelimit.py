@@ -129,3 +129,11 @@ class RequestBudgets:
         # Of the requests in flight when the pause began, the earliest refused one has
         # the fewest accepted before it: the lowest count is the server's limit.
         return self._buckets.learn(token_key, sent_at, round(self.window_seconds * 1000))
+
+    def close(self) -> None:
+        """Stop the leak thread (and its event loop's descriptors): the run is over.
+
+        Without it every sync left a thread and three descriptors behind, which a host
+        that runs many syncs in one process (PyAirbyte, the Airbyte face) would pile up.
+        """
+        self._limiter.close()

@@ -69,6 +69,7 @@ class Run:
         self._stream = ""  # the stream the SDK syncs now...
         self._last_stream = ""  # ...and the last one it will sync
         self._lock = threading.Lock()
+        self._closed = False  # closed: the next sync makes a new transport and budgets
         #: Workspaces and pairs that did not sync while the rest went on (failures.py).
         self.failures = Failures()
         #: A STATE at every stream's end, however large (the Airbyte face sends each
@@ -203,12 +204,19 @@ class Run:
             self._prefetcher.close()
 
     def close(self) -> None:
-        """Stop fetching and close every connection; a later sync starts afresh."""
+        """Stop fetching, close every connection and the budgets' leak thread; a later
+        sync starts afresh (new budgets, new connections)."""
         self.stop()
         with self._lock:
             self._prefetcher = None
-        if "transport" in self.__dict__:  # made only once a request was sent
+        # Each is made only once a request needs it. They stay, closed, until a later
+        # sync starts: a worker still on its window then finds the transport closed and
+        # stops, instead of making new connections (and a new leak thread) nobody closes.
+        if "transport" in self.__dict__:
             self.transport.close()
+        if "budgets" in self.__dict__:
+            self.budgets.close()
+        self._closed = True
 
     @property
     def prefetcher(self) -> Prefetcher | None:
@@ -218,6 +226,10 @@ class Run:
     def _start(self) -> Prefetcher:
         with self._lock:
             if self._prefetcher is None:
+                if self._closed:  # a later sync: fresh connections and budgets
+                    self.__dict__.pop("transport", None)
+                    self.__dict__.pop("budgets", None)
+                    self._closed = False
                 tune_allocator()  # before the workers' first allocation (allocator.py)
                 concurrency = self.settings.max_concurrency
                 readers = self._readers

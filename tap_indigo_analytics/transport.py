@@ -32,7 +32,14 @@ import urllib3
 from tap_indigo_analytics.adapter import BodyResponse, OneOriginAdapter
 from tap_indigo_analytics.deadlines import Attempt, current, watchdog
 
-__all__ = ["MAX_BODY_BYTES", "BodyResponse", "BodyTooLargeError", "Transport", "describe_proxy"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "BodyResponse",
+    "BodyTooLargeError",
+    "Transport",
+    "TransportClosedError",
+    "describe_proxy",
+]
 
 #: A 365-day page is about 60 KB; anything near this is not an Indigo page.
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -54,6 +61,11 @@ logging.getLogger("urllib3.connection").setLevel(logging.ERROR)
 
 class BodyTooLargeError(Exception):
     """The answer's body is over ``MAX_BODY_BYTES`` (declared or received)."""
+
+
+class TransportClosedError(Exception):
+    """A try after the run closed its transport (a worker still on its window): never
+    retried, so the worker stops instead of opening new connections nobody closes."""
 
 
 class Transport:
@@ -95,6 +107,8 @@ class Transport:
             requests.exceptions.RequestException: connection failures, as ``requests``.
             BodyTooLargeError: the body is over ``MAX_BODY_BYTES``.
         """
+        if self.closed:
+            raise TransportClosedError("the run is over: no more requests")
         attempt = Attempt(time.monotonic() + self.deadline_s)
         current.attempt = attempt
         watchdog.add(attempt)
@@ -147,8 +161,13 @@ class Transport:
                 ) from None
             raise
 
+    @property
+    def closed(self) -> bool:
+        """Closed: every later try raises :class:`TransportClosedError`."""
+        return self._adapter.closed
+
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection and refuse any later try."""
         self.session.close()
 
 

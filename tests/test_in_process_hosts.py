@@ -1,0 +1,75 @@
+"""A host that runs many syncs in one process gets back every thread and descriptor.
+
+PyAirbyte, Dagster or Airflow workers and the Airbyte face may build the tap again and
+again in one long-lived interpreter. Each sync used to leave its rate limiter's leak
+thread behind, with that thread's event loop (a socket pair and an epoll descriptor):
+a worker that ran a sync every few minutes would run out of descriptors in days.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from tap_indigo_analytics.airbyte.check import check
+from tests.conftest import days_back, run_tap
+from tests.emulator import Emulator
+
+TOKENS = {"host-a": "hostTokenA00000001", "host-b": "hostTokenB00000002"}
+REVOKED = "pat-revoked0000000"
+
+
+def _threads() -> Counter[str]:
+    return Counter(t.name for t in threading.enumerate())
+
+
+def _descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _settled(before: Counter[str], fds: int) -> tuple[Counter[str], int]:
+    """Threads and descriptors once the last run's stragglers had a moment to end."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (_threads() != before or _descriptors() > fds):
+        time.sleep(0.05)
+    return _threads(), _descriptors()
+
+
+def _config(emulator: Emulator, **extra: Any) -> dict[str, Any]:
+    return {
+        "base_url": emulator.base_url,
+        "workspaces": [{"project_id": p, "pat": t} for p, t in TOKENS.items()],
+        "start_date": days_back(5),
+        "max_concurrency": 4,
+        **extra,
+    }
+
+
+def _round(config: dict[str, Any]) -> None:
+    """What a host does between two looks: a sync, a check, and a sync that fails."""
+    run = run_tap(config)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert len(run.records()) == 6 * 2 * 6  # six streams, two workspaces, six days
+    status = check(config)
+    assert status["connectionStatus"]["status"] == "SUCCEEDED", status
+    # A revoked token: exit 1, and exceptions whose tracebacks hold the pools in cycles.
+    failing = {**config, "workspaces": [{"project_id": "host-a", "pat": REVOKED}]}
+    run = run_tap(failing)
+    assert run.returncode == 1, run.stderr[-2000:]
+
+
+def test_syncs_and_checks_leave_no_thread_or_descriptor_behind() -> None:
+    with Emulator(TOKENS) as emulator:
+        config = _config(emulator)
+        # The first round starts what a process keeps once (the deadline watchdog, the
+        # Airbyte face's signal watchdog): later rounds must add nothing to it.
+        _round(config)
+        before_threads, before_fds = _settled(_threads(), _descriptors())
+        for _ in range(3):
+            _round(config)
+        threads, fds = _settled(before_threads, before_fds)
+    assert threads == before_threads, f"threads left behind: {threads - before_threads}"
+    assert fds <= before_fds, f"{fds - before_fds} descriptors left behind"
