@@ -15,18 +15,16 @@ import pytest
 
 from tests.emulator import Emulator
 from tests.tap_runner import (
-    KNOWN_SECRETS,
     TapRun,
     assert_no_secret,
     run_tap,
     secrets_of,
     tap_command,
 )
+from tests.workspaces import WORKSPACES
 
-__all__ = ["TapRun", "assert_no_secret", "run_tap", "secrets_of", "tap_command"]
+__all__ = ["WORKSPACES", "TapRun", "assert_no_secret", "run_tap", "secrets_of", "tap_command"]
 
-#: Test workspaces and their tokens (stored without the ``pat-`` prefix, as Indigo shows them).
-WORKSPACES = {"ws-alpha": "alphaSecretToken0001", "ws-beta": "betaSecretToken00002"}
 STREAMS = (
     "daily_messages",
     "daily_chats",
@@ -35,7 +33,6 @@ STREAMS = (
     "daily_ai_quality",
     "daily_technical_errors",
 )
-KNOWN_SECRETS.extend(WORKSPACES.values())
 
 
 def today() -> dt.date:

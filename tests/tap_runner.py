@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.workspaces import WORKSPACES
+
 #: Environment variables that make the in-process run differ from the CLI's: the SDK
 #: applies a logging config file to the whole interpreter.
 PROCESS_ONLY_ENV = frozenset({"SINGER_SDK_LOG_CONFIG"})
@@ -179,13 +181,8 @@ def secrets_of(config: dict[str, Any]) -> list[str]:
     return sorted(found | {f"pat-{t}" for t in found})
 
 
-#: Tokens every run is checked against besides its config's (the test workspaces'),
-#: set by conftest.
-KNOWN_SECRETS: list[str] = []
-
-
 def assert_no_secret(text: str, config: dict[str, Any]) -> None:
     """Fail if any token of ``config`` (or of the test workspaces) occurs in ``text``."""
-    for secret in {*secrets_of(config), *KNOWN_SECRETS}:
+    for secret in {*secrets_of(config), *WORKSPACES.values()}:
         if len(secret) >= 8:
             assert secret not in text, "a personal access token leaked into the output"

@@ -41,7 +41,7 @@ from tests.dbt_support import (
 )
 from tests.emulator import Emulator
 from tests.meltano_support import installed_meltano
-from tests.test_report_browser import check_figures, load_page
+from tests.report_browser_support import check_figures, load_page
 
 ALPHA = "ws-alpha"
 HISTORY_DAYS = 75

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from scripts.report import Marts, ReportError, read_duckdb, render
-from tests.test_report_browser import one_workspace
+from tests.report_browser_support import one_workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 

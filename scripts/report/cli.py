@@ -30,7 +30,7 @@ DEFAULT_DUCKDB = ROOT / "output" / "indigo.duckdb"  # target-duckdb's and dbt-du
 DEFAULT_OUTPUT = ROOT / "output" / "report.html"
 #: The system Chromium (Debian's `chromium`); Playwright only drives it.
 CHROMIUM = "/usr/bin/chromium"
-#: Flags that keep Chromium off the (closed) network; see tests/test_report_browser.py.
+#: Flags that keep Chromium off the (closed) network; see tests/report_browser_support.py.
 CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-quic",
