@@ -8,7 +8,8 @@ callables (a reader per stream, the tap's state writer).
 Its life: made with the tap; given the input state when the SDK loads it; started at
 the first partition the SDK syncs (so a tap driven in-process through ``sync_all``
 alone works); closed by whoever called ``sync_all`` (the CLI, the Airbyte face), in a
-``finally``.
+``finally``. Closing stops its threads and connections; a later ``sync_all`` of the same
+tap plans again from the tap's state as the last sync left it.
 """
 
 from __future__ import annotations
@@ -51,14 +52,17 @@ class Run:
         *,
         lanes: Callable[[], Sequence[Lane]],
         write_state: Callable[[], int],
+        current_state: Callable[[], Mapping[str, t.Any]],
     ) -> None:
         """``settings`` gives the checked settings when first needed (discovery needs
         none); ``lanes`` lists the selected streams in sync order, asked when the sync
         starts; ``write_state`` writes a STATE of everything written so far (main thread)
-        and says how many bytes it has."""
+        and says how many bytes it has; ``current_state`` is the tap's state now, which a
+        later sync of the same tap starts from."""
         self._settings = settings
         self._lanes = lanes
         self._write_state = write_state
+        self._current_state = current_state
         self._readers: dict[str, FetchWindow] = {}
         self._input_state: Mapping[str, t.Any] = {}
         self._plan: Plan | None = None
@@ -69,7 +73,7 @@ class Run:
         self._stream = ""  # the stream the SDK syncs now...
         self._last_stream = ""  # ...and the last one it will sync
         self._lock = threading.Lock()
-        self._closed = False  # closed: the next sync makes a new transport and budgets
+        self._closed = False  # closed: the next sync starts afresh (see _start)
         #: Workspaces and pairs that did not sync while the rest went on (failures.py).
         self.failures = Failures()
         #: A STATE at every stream's end, however large (the Airbyte face sends each
@@ -226,9 +230,11 @@ class Run:
     def _start(self) -> Prefetcher:
         with self._lock:
             if self._prefetcher is None:
-                if self._closed:  # a later sync: fresh connections and budgets
-                    self.__dict__.pop("transport", None)
+                if self._closed:  # a later sync of this tap: from where the last one ended
+                    self.__dict__.pop("transport", None)  # fresh connections and budgets
                     self.__dict__.pop("budgets", None)
+                    self.load_state(self._current_state())
+                    self.failures = Failures()
                     self._closed = False
                 tune_allocator()  # before the workers' first allocation (allocator.py)
                 concurrency = self.settings.max_concurrency

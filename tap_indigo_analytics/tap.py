@@ -75,6 +75,7 @@ class TapIndigoAnalytics(Tap):
             lambda: self.settings,
             lanes=self._lanes,
             write_state=lambda: self._state_out.write_state(self.state, due=True),
+            current_state=lambda: self.state,
         )
 
     @cached_property

@@ -14,7 +14,11 @@ import time
 from collections import Counter
 from typing import Any
 
+from singer_sdk.singerlib.messages import RecordMessage
+
 from tap_indigo_analytics.airbyte.check import check
+from tap_indigo_analytics.airbyte.inprocess import CallbackWriter, build_tap
+from tap_indigo_analytics.schema import DEFAULT_LOOKBACK_DAYS
 from tests.conftest import days_back, run_tap
 from tests.emulator import Emulator
 
@@ -73,3 +77,34 @@ def test_syncs_and_checks_leave_no_thread_or_descriptor_behind() -> None:
         threads, fds = _settled(before_threads, before_fds)
     assert threads == before_threads, f"threads left behind: {threads - before_threads}"
     assert fds <= before_fds, f"{fds - before_fds} descriptors left behind"
+
+
+def test_one_tap_synced_again_after_close_reads_on_from_its_state() -> None:
+    """A host may keep one tap and sync it again: the second sync starts from the state
+    the first one ended with (its plan is made again), on fresh connections and budgets."""
+    with Emulator(TOKENS) as emulator:
+        messages: list[Any] = []
+        tap = build_tap(_config(emulator), writer=CallbackWriter(messages.append))
+        records, requests = [], []
+        for _ in range(2):
+            try:
+                tap.sync_all()
+            finally:
+                tap.run.close()
+            assert tap.run.transport.closed  # the closed one until a sync starts again
+            records.append(
+                {
+                    (m.stream, m.record["project_id"], m.record["date"])
+                    for m in messages
+                    if isinstance(m, RecordMessage)
+                }
+            )
+            requests.append(len(emulator.requests()))
+            messages.clear()
+    assert len(records[0]) == 6 * 2 * 6  # six streams, two workspaces, six days
+    # The second reads from its bookmark (today) back over the lookback days.
+    assert {day for _, _, day in records[1]} == {
+        days_back(n) for n in range(DEFAULT_LOOKBACK_DAYS + 1)
+    }
+    assert len(records[1]) == 6 * 2 * (DEFAULT_LOOKBACK_DAYS + 1)
+    assert requests == [6 * 2, 2 * 6 * 2]  # one request per stream and workspace, each sync
