@@ -96,7 +96,7 @@ def test_without_javascript_every_chart_and_headline_number_is_there(tmp_path: P
     # "Compared with 30 Nov - 6 Dec 2026": a range, with its year.
     assert " \u2013 " in page["compared"][0]
     assert before("week", week)[:4] in page["compared"][0]
-    assert "tests/test_report_browser.py" in page["source"]
+    assert "tests/report_browser_support.py" in page["source"]
     assert_not_blank(tmp_path / "r.png")
 
 
