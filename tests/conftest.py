@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _pytest.runner import runtestprotocol
 
 from tests.emulator import Emulator
 from tests.tap_runner import (
@@ -97,3 +98,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.stem in E2E_MODULES or item.get_closest_marker("postgres") is not None:
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool:
+    """Run a test once more if it failed while the UTC day turned.
+
+    Tests work out the days a run must read before the tap starts, and the tap reads up
+    to its own today: a test running across midnight UTC fails for the clock, not for
+    the code. Only then is it run again (on the new day), and only its last try is
+    reported; any other failure is reported at once. pytest-rerunfailures reruns by
+    exception type, not by what happened to the clock, so this is written here with
+    pytest's own protocol function, as that plugin does.
+    """
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    day = today()
+    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    if today() != day and any(report.failed for report in reports):
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    for report in reports:
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
