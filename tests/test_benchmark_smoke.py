@@ -145,3 +145,24 @@ def test_quick_benchmark_scale_cells(
     assert all(p["cpu_s"] > 0 for p in shards)
     goal = next(g for g in results["goals"] if g["goal"].startswith("scale rows"))
     assert goal["met"], goal["figure"]
+
+
+def test_client_floor_runs_every_client_on_whole_answers() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.client_floor", "--quick", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]  # a non-200 answer fails the run
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("60 requests, 8 at a time")
+    clients = [line.split(" wall ")[0].strip() for line in lines[1:]]
+    assert clients == [
+        "requests Session.get",
+        "requests HTTPAdapter.send",
+        "urllib3 PoolManager",
+        "http.client",
+    ]
