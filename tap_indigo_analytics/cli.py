@@ -104,8 +104,8 @@ class StdoutWriter(MsgSpecWriter):
             self._pending.clear()
             raise TargetStoppedError from None
 
-    def flush_at_exit(self) -> None:
-        """Write out what is left when the command ends (the CLI calls this as it ends).
+    def flush_quietly(self) -> None:
+        """Write out what is left as the command ends, whatever the target has become.
 
         A sync always ends on a STATE, so this only writes what a failed run left; a
         target gone by then was told about already, or the run failed anyway.

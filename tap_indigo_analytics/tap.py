@@ -234,7 +234,7 @@ class TapIndigoAnalytics(Tap):
             tap.run.close()
             # What a failed run left queued goes out before its error is told.
             if isinstance(tap.message_writer, StdoutWriter):
-                tap.message_writer.flush_at_exit()
+                tap.message_writer.flush_quietly()
 
 
 def _catalog(path: str) -> Catalog:
