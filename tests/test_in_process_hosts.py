@@ -3,12 +3,15 @@
 PyAirbyte, Dagster or Airflow workers and the Airbyte face may build the tap again and
 again in one long-lived interpreter. Each sync used to leave its rate limiter's leak
 thread behind, with that thread's event loop (a socket pair and an epoll descriptor):
-a worker that ran a sync every few minutes would run out of descriptors in days.
+a worker that ran a sync every few minutes would run out of descriptors in days. Nor
+may building the tap take over the host's signal handlers: only the Airbyte command
+line does.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -109,3 +112,18 @@ def test_one_tap_synced_again_after_close_reads_on_from_its_state() -> None:
     }
     assert len(records[1]) == 6 * 2 * (DEFAULT_LOOKBACK_DAYS + 1)
     assert requests == [6 * 2, 2 * 6 * 2]  # one request per stream and workspace, each sync
+
+
+def test_a_check_in_a_host_thread_leaves_the_hosts_signals_alone() -> None:
+    """Only the Airbyte command line takes over SIGTERM and SIGINT: a host calling
+    ``check`` keeps its own handlers (and signal handlers can only be set on the main
+    thread, where a host's worker thread is not)."""
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    with Emulator(TOKENS) as emulator:
+        statuses: list[dict[str, Any]] = []
+        host = threading.Thread(target=lambda: statuses.append(check(_config(emulator))))
+        host.start()
+        host.join(timeout=60)
+        statuses.append(check(_config(emulator)))  # and on the main thread
+    assert [s["connectionStatus"]["status"] for s in statuses] == ["SUCCEEDED"] * 2, statuses
+    assert {s: signal.getsignal(s) for s in handlers} == handlers

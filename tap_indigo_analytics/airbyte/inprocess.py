@@ -49,7 +49,7 @@ def build_tap(
         message_writer=writer or CallbackWriter(),
         validate_config=True,
     )
-    # The face's own, installed after the tap exists (and again if a newer SDK installs
-    # handlers by another hook than the one the tap overrides).
-    signals.install()
+    # The face's own again, now that the tap exists (a newer SDK may install handlers by
+    # another hook than the one the tap overrides); only under its command line.
+    signals.reinstall()
     return tap

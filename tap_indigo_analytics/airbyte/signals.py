@@ -66,6 +66,16 @@ def install() -> None:
         signal.signal(signum, _handle)
 
 
+def reinstall() -> None:
+    """Install again, if this face handles the process's signals (its command line
+    installed them): a tap built since may have set handlers of its own.
+
+    A program that builds the tap in its own process keeps its handlers and threads.
+    """
+    if _watching and _received is None:
+        install()
+
+
 def uninstall() -> None:
     """Give SIGTERM and SIGINT their default action back (end the process at once)."""
     for signum in SIGNALS:
