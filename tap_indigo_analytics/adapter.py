@@ -51,8 +51,11 @@ class OneOriginAdapter(HTTPAdapter):
         if proxies:
             proxied = super().get_connection_with_tls_context(request, verify, proxies, cert)
             with self._pools_lock:
-                self._proxied.add(proxied)
-            return proxied
+                if not self.closed:
+                    self._proxied.add(proxied)
+                    return proxied
+            proxied.close()  # made as the adapter closed: no one else would close it
+            raise ClosedPoolError(t.cast("t.Any", None), "the adapter is closed")
         key = (_origin_text(str(request.url)), verify, cert)
         pool = self._pools.get(key)
         if pool is None:

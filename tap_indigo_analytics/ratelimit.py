@@ -133,7 +133,7 @@ class RequestBudgets:
     def close(self) -> None:
         """Stop the leak thread (and its event loop's descriptors): the run is over.
 
-        Without it every sync left a thread and three descriptors behind, which a host
-        that runs many syncs in one process (PyAirbyte, the Airbyte face) would pile up.
+        Without it every sync left a thread and three descriptors behind, which a program
+        that runs many syncs in one process (a Dagster or Airflow worker) would pile up.
         """
         self._limiter.close()

@@ -1,6 +1,6 @@
 """A host that runs many syncs in one process gets back every thread and descriptor.
 
-PyAirbyte, Dagster or Airflow workers and the Airbyte face may build the tap again and
+A Dagster or Airflow worker, or any program that embeds the tap, may build it again and
 again in one long-lived interpreter. Each sync used to leave its rate limiter's leak
 thread behind, with that thread's event loop (a socket pair and an epoll descriptor):
 a worker that ran a sync every few minutes would run out of descriptors in days. Nor
@@ -46,13 +46,12 @@ def _added(before: Counter[str], fds: int) -> tuple[Counter[str], int]:
     return _threads() - before, max(0, _descriptors() - fds)
 
 
-def _config(emulator: Emulator, **extra: Any) -> dict[str, Any]:
+def _config(emulator: Emulator) -> dict[str, Any]:
     return {
         "base_url": emulator.base_url,
         "workspaces": [{"project_id": p, "pat": t} for p, t in TOKENS.items()],
         "start_date": days_back(5),
         "max_concurrency": 4,
-        **extra,
     }
 
 
@@ -72,8 +71,8 @@ def _round(config: dict[str, Any]) -> None:
 def test_syncs_and_checks_leave_no_thread_or_descriptor_behind() -> None:
     with Emulator(TOKENS) as emulator:
         config = _config(emulator)
-        # The first round starts what a process keeps once (the deadline watchdog, the
-        # Airbyte face's signal watchdog): later rounds must add nothing to it.
+        # The first round starts what a process keeps once (the deadline watchdog): later
+        # rounds must add nothing to it.
         _round(config)
         before_threads, before_fds = _threads(), _descriptors()
         for _ in range(3):
